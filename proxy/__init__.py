@@ -1,0 +1,1 @@
+"""On-demand image resize proxy over the S3 REST endpoint."""

@@ -1,0 +1,132 @@
+"""Command line: `python -m proxy serve|demo` (also the `resize-proxy` script)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from .config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from .seaweed import SeaweedS3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m proxy", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the proxy (configured by PROXY_* variables)")
+    demo = commands.add_parser(
+        "demo", help="start a local private SeaweedFS S3 with sample images, then the proxy"
+    )
+    demo.add_argument("--dir", default=".demo", help="where SeaweedFS keeps its data")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve()
+    return run_demo(Path(args.dir))
+
+
+def _load() -> Config | None:
+    try:
+        return load_config()
+    except ConfigError as exc:
+        print("resize-proxy: invalid configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return None
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+
+
+def serve(banner: str = "") -> int:
+    config = _load()
+    if config is None:
+        return 2
+    _setup_logging(config.log_level)
+    from .app import create_app  # imported late: a config error should not wait for PIL
+
+    async def announce(_: web.Application) -> None:
+        logging.getLogger("proxy").info("listening on %s:%s", config.host, config.port)
+        if banner:
+            print(banner, flush=True)
+
+    app = create_app(config)
+    app.on_startup.append(announce)
+    web.run_app(app, host=config.host, port=config.port, access_log=None, print=None)
+    return 0
+
+
+def run_demo(data_dir: Path) -> int:
+    """`make run`: a private bucket on a local S3 with sample originals, then serve."""
+    from .imaging import sample_images
+    from .seaweed import S3Credentials, SeaweedS3
+
+    credentials = S3Credentials("demo-access", secrets.token_urlsafe(24))
+    server = SeaweedS3(data_dir.resolve(), credentials)
+    server.start()
+    try:
+        bucket = "images"
+        server.create_bucket(bucket)
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": credentials.access_key,
+                "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+                "AWS_REGION": "us-east-1",
+                "PROXY_S3_BUCKET": bucket,
+                "PROXY_S3_ENDPOINT_URL": server.endpoint_url,
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        _upload_samples(server, bucket, sample_images())
+        port = os.environ.get("PROXY_PORT", "8080")
+        base = f"http://127.0.0.1:{port}"
+        banner = "\n".join(
+            [
+                "",
+                f"SeaweedFS S3 (private, SigV4 only) at {server.endpoint_url}, bucket '{bucket}'",
+                "Try:",
+                f"  {base}/original_images/sideways-photo.jpg            (the original, byte for byte)",
+                f"  {base}/original_images/sideways-photo.jpg?w=400      (upright, 400 px wide)",
+                f"  {base}/original_images/sideways-photo.jpg?w=300&h=300&fit=cover&fm=webp",
+                f"  {base}/original_images/logo.png?w=200&fm=jpg&bg=1e90ff   (alpha on blue)",
+                f"  {base}/original_images/logo.png?w=256&h=128&fit=pad&fm=png",
+                f"  {base}/readyz",
+                "Ctrl+C stops the proxy and SeaweedFS.",
+                "",
+            ]
+        )
+        return serve(banner)
+    finally:
+        server.stop()
+
+
+def _upload_samples(server: SeaweedS3, bucket: str, samples: dict[str, tuple[bytes, str]]) -> None:
+    import botocore.session
+    from botocore.config import Config as BotoConfig
+
+    client = botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=server.credentials.access_key,
+        aws_secret_access_key=server.credentials.secret_key,
+        config=BotoConfig(s3={"addressing_style": "path"}),
+    )
+    for key, (body, content_type) in samples.items():
+        client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,379 @@
+"""The only module that imports PIL.
+
+`render` runs in a worker process (see `renderer`): it takes the original's bytes
+and the options and returns encoded bytes. The pipeline is a named list of small
+steps, each one thing, in order; errors are translated into the `ProxyError`
+family right here, so a bad file is a 4xx and never a 500.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pillow_avif  # noqa: F401  # registers AVIF (Debian's libavif is too old for Pillow's own)
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import __version__ as PIL_VERSION
+
+from . import geometry
+from .errors import PayloadTooLarge, ProxyError, Unprocessable, UnsupportedMediaType
+from .options import ALPHA_FORMATS, CONTENT_TYPES, Format, ResizeOptions
+
+#: Bump when rendering changes, so stored variants of the old pipeline are not reused.
+PIPELINE_VERSION = 1
+
+#: Input formats we decode, as PIL names them, keyed by our name.
+INPUT_FORMATS: dict[str, Format] = {
+    "JPEG": "jpeg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "AVIF": "avif",
+}
+DEFAULT_QUALITY: dict[Format, int] = {"jpeg": 82, "webp": 80, "avif": 60}
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    format: Format
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    format: Format
+    width: int
+    height: int
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+
+@dataclass
+class Work:
+    """What flows through the pipeline: the image and what we know so far."""
+
+    data: bytes
+    options: ResizeOptions
+    limits: Limits
+    image: Image.Image = field(init=False)
+    source_format: Format = field(init=False)
+    plan: geometry.Plan = field(init=False)
+    output_format: Format = field(init=False)
+    body: bytes = b""
+
+
+Step = Callable[[Work], None]
+
+
+def pil_version() -> str:
+    return PIL_VERSION
+
+
+def is_simd_build() -> bool:
+    """True when PIL comes from Pillow-SIMD (its versions end in `.postN`)."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("pillow-simd")
+    except metadata.PackageNotFoundError:
+        return False
+    return dist.version == PIL_VERSION and ".post" in PIL_VERSION
+
+
+# --- the steps --------------------------------------------------------------
+
+
+def sniff(work: Work) -> None:
+    """Refuse what is not an allow-listed format before any decoder sees it."""
+    if not work.data:
+        raise Unprocessable("empty image")
+    if sniff_format(work.data) is None:
+        raise UnsupportedMediaType("unsupported image format")
+
+
+def open_header(work: Work) -> None:
+    """Parse only the header, and check the pixel count before decoding anything."""
+    Image.MAX_IMAGE_PIXELS = work.limits.max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(work.data), formats=list(INPUT_FORMATS))
+    except Image.DecompressionBombError:
+        raise PayloadTooLarge("image has too many pixels") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise Unprocessable("image cannot be decoded") from exc
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise Unprocessable("image has no pixels")
+    if width * height > work.limits.max_pixels:
+        raise PayloadTooLarge("image has too many pixels")
+    work.image = image
+    work.source_format = INPUT_FORMATS[str(image.format)]
+
+
+def plan_geometry(work: Work) -> None:
+    width, height = work.image.size
+    if _orientation(work.image) in (5, 6, 7, 8):
+        width, height = height, width
+    work.plan = geometry.plan(width, height, work.options)
+
+
+def shrink_on_load(work: Work) -> None:
+    """JPEG decodes at 1/2, 1/4 or 1/8 scale for free: ask for the smallest that
+    still leaves a reducing gap for a clean resample."""
+    if work.source_format != "jpeg" or work.image.mode not in ("RGB", "L", "CMYK"):
+        return
+    width, height = geometry.draft_size(work.plan)
+    if _orientation(work.image) in (5, 6, 7, 8):
+        width, height = height, width
+    work.image.draft(work.image.mode, (width, height))
+
+
+def decode(work: Work) -> None:
+    try:
+        work.image.load()
+    except Image.DecompressionBombError:
+        raise PayloadTooLarge("image has too many pixels") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError) as exc:
+        raise Unprocessable("image cannot be decoded") from exc
+
+
+def auto_orient(work: Work) -> None:
+    """Apply the EXIF orientation, so the pixels are the way up the camera meant."""
+    try:
+        oriented = ImageOps.exif_transpose(work.image)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):
+        return  # a broken EXIF block is no reason to refuse the pixels
+    if oriented is not None:
+        work.image = oriented
+
+
+def to_srgb(work: Work) -> None:
+    """Convert embedded ICC profiles (and CMYK) to sRGB; outputs carry no profile."""
+    image = work.image
+    icc = image.info.get("icc_profile")
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            mode = _srgb_mode(image)
+            converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=mode)
+            if converted is not None:
+                work.image = converted
+                return
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # an unreadable profile: fall back to the plain conversion below
+    if image.mode == "CMYK":
+        work.image = image.convert("RGB")
+
+
+def normalise_mode(work: Work) -> None:
+    """Bring every mode to L, RGB or RGBA (8 bits), keeping transparency."""
+    image = work.image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = image.point(lambda value: value * (1 / 256)).convert("L")
+    elif image.mode == "F":
+        image = image.convert("L")
+    if _has_alpha(image):
+        image = image.convert("RGBA") if image.mode != "RGBA" else image
+    elif image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    work.image = image
+
+
+def resize(work: Work) -> None:
+    image = work.image
+    plan = work.plan
+    # The plan is in full-size coordinates; shrink-on-load may have decoded smaller.
+    factor_x = image.width / plan.source[0]
+    factor_y = image.height / plan.source[1]
+    left, top, right, bottom = plan.box
+    box = (left * factor_x, top * factor_y, right * factor_x, bottom * factor_y)
+    if plan.size == image.size and box == (0, 0, image.width, image.height):
+        return
+    work.image = image.resize(plan.size, Image.Resampling.LANCZOS, box=box)
+
+
+def choose_format(work: Work) -> None:
+    """The asked-for format, else the source's family: PNG with alpha, JPEG without."""
+    if work.options.format is not None:
+        work.output_format = work.options.format
+    else:
+        work.output_format = "png" if work.image.mode == "RGBA" else "jpeg"
+
+
+def flatten(work: Work) -> None:
+    """Composite alpha onto the background where the output format has none."""
+    if work.image.mode != "RGBA" or work.output_format in ALPHA_FORMATS:
+        return
+    work.image = _on_background(work.image, work.image.size, (0, 0), work.options.background)
+
+
+def pad(work: Work) -> None:
+    canvas = work.plan.canvas
+    if canvas is None:
+        return
+    transparent = work.output_format in ALPHA_FORMATS and work.image.mode == "RGBA"
+    if transparent:
+        background = Image.new("RGBA", canvas, (0, 0, 0, 0))
+        background.paste(work.image, work.plan.offset)
+        work.image = background
+    else:
+        work.image = _on_background(work.image, canvas, work.plan.offset, work.options.background)
+
+
+def encode(work: Work) -> None:
+    """Encode with no metadata at all: no EXIF, GPS, XMP, comments or ICC."""
+    image = work.image
+    image.info = {}
+    fmt = work.output_format
+    quality = work.options.quality or DEFAULT_QUALITY.get(fmt, 0)
+    out = io.BytesIO()
+    if fmt == "jpeg":
+        if image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+        image.save(out, "JPEG", quality=quality, progressive=True, optimize=True)
+    elif fmt == "png":
+        image.save(out, "PNG", compress_level=6)
+    elif fmt == "webp":
+        image.save(out, "WEBP", quality=quality, method=4)
+    elif fmt == "avif":
+        image.save(out, "AVIF", quality=quality, speed=8)
+    else:
+        image.save(out, "GIF", optimize=False)
+    work.body = out.getvalue()
+
+
+PIPELINE: tuple[tuple[str, Step], ...] = (
+    ("sniff", sniff),
+    ("open_header", open_header),
+    ("plan_geometry", plan_geometry),
+    ("shrink_on_load", shrink_on_load),
+    ("decode", decode),
+    ("auto_orient", auto_orient),
+    ("to_srgb", to_srgb),
+    ("normalise_mode", normalise_mode),
+    ("resize", resize),
+    ("choose_format", choose_format),
+    ("flatten", flatten),
+    ("pad", pad),
+    ("encode", encode),
+)
+
+
+def render(data: bytes, options: ResizeOptions, limits: Limits) -> Rendered:
+    """Run the pipeline. Raises only `ProxyError`s for anything wrong with the file."""
+    work = Work(data, options, limits)
+    try:
+        for _name, step in PIPELINE:
+            step(work)
+    except ProxyError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError) as exc:
+        # Decoders raise these on hostile input at many depths; none is our bug.
+        raise Unprocessable("image cannot be decoded") from exc
+    except MemoryError:
+        raise PayloadTooLarge("image needs too much memory") from None
+    return Rendered(work.body, work.output_format, work.image.width, work.image.height)
+
+
+def probe(data: bytes, limits: Limits) -> SourceInfo:
+    """Check a file the way `render` would, reading only its header."""
+    work = Work(data, ResizeOptions(), limits)
+    sniff(work)
+    open_header(work)
+    return SourceInfo(work.source_format, *work.image.size)
+
+
+def sniff_format(data: bytes) -> Format | None:
+    head = data[:32]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp" and (b"avif" in head[8:32] or b"avis" in head[8:32]):
+        return "avif"
+    return None
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+
+
+def _srgb_mode(image: Image.Image) -> str:
+    return (
+        "RGBA"
+        if _has_alpha(image) and image.mode in ("RGBA", "LA", "PA")
+        else ("L" if image.mode == "L" else "RGB")
+    )
+
+
+def _on_background(
+    image: Image.Image, size: tuple[int, int], offset: tuple[int, int], hex_colour: str
+) -> Image.Image:
+    colour = tuple(int(hex_colour[i : i + 2], 16) for i in (0, 2, 4))
+    mode = (
+        "RGB"
+        if image.mode in ("RGB", "RGBA") or colour[0] != colour[1] or colour[1] != colour[2]
+        else "L"
+    )
+    background = Image.new(mode, size, colour if mode == "RGB" else colour[0])
+    if image.mode == "RGBA":
+        background.paste(image, offset, image)
+    else:
+        background.paste(image.convert(mode), offset)
+    return background
+
+
+# --- sample images for the demo ----------------------------------------------
+
+
+def sample_images() -> dict[str, tuple[bytes, str]]:
+    """A few originals for `make run`: a camera-like JPEG shot sideways (EXIF
+    orientation 6, with GPS to show it is stripped) and a transparent PNG."""
+    photo = Image.radial_gradient("L").resize((3000, 2000))
+    photo = Image.merge(
+        "RGB",
+        (photo, photo.rotate(90, expand=False), Image.linear_gradient("L").resize((3000, 2000))),
+    )
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}
+    photo_bytes = io.BytesIO()
+    photo.save(photo_bytes, "JPEG", quality=90, exif=exif.tobytes())
+
+    logo = Image.new("RGBA", (800, 800), (0, 0, 0, 0))
+    disc = Image.radial_gradient("L").resize((800, 800))
+    logo.paste((230, 80, 20, 255), (0, 0), disc.point(lambda v: 255 if v < 128 else 0))
+    logo_bytes = io.BytesIO()
+    logo.save(logo_bytes, "PNG")
+    return {
+        "original_images/sideways-photo.jpg": (photo_bytes.getvalue(), "image/jpeg"),
+        "original_images/logo.png": (logo_bytes.getvalue(), "image/png"),
+    }

@@ -1,0 +1,162 @@
+"""Render processes: every core renders, the event loop never does.
+
+Why processes and not threads: a render that runs past its deadline (a hostile
+file, a pathological decoder path) must stop costing CPU, and a thread cannot
+be killed. Each worker is one process serving one render at a time over a pipe;
+when a render misses its deadline the worker is killed and replaced, and the
+client gets a 503. A worker that dies mid-render (a decoder crash on a fuzzed
+file) is replaced too, and the request gets a 422.
+
+Workers are handed out through a queue of idle ones, which also bounds how many
+renders run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import multiprocessing.connection
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.context import BaseContext
+from typing import Any
+
+from .errors import ProxyError, ServiceUnavailable, Unprocessable
+from .imaging import Limits, Rendered
+from .options import ResizeOptions
+
+log = logging.getLogger(__name__)
+
+
+def _context() -> BaseContext:
+    # forkserver: workers start from a clean, single-threaded parent that has
+    # already imported PIL, so a replacement starts in milliseconds and never
+    # inherits the event loop's threads or sockets.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["proxy.imaging"])
+    return ctx
+
+
+def _serve(conn: multiprocessing.connection.Connection) -> None:
+    """The worker process: render requests until the pipe closes."""
+    from .imaging import render
+
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        data, options, limits = request
+        try:
+            reply: tuple[str, Any] = ("ok", render(data, options, limits))
+        except ProxyError as exc:
+            reply = ("error", exc)
+        except Exception:  # a bug: report it as such, keep serving
+            log.exception("render failed")
+            reply = ("bug", None)
+        conn.send(reply)
+
+
+class _Worker:
+    def __init__(self, ctx: BaseContext) -> None:
+        self.conn, child = multiprocessing.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child,), daemon=True)  # type: ignore[attr-defined]
+        self.process.start()
+        child.close()
+
+    def call(self, request: tuple[bytes, ResizeOptions, Limits]) -> tuple[str, Any]:
+        """Blocking round trip; runs on a helper thread, never on the loop."""
+        self.conn.send(request)
+        return self.conn.recv()  # type: ignore[no-any-return]
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        self.conn.close()  # the worker sees EOF and exits
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5)
+
+
+class Renderer:
+    """`await renderer.render(data, options)` in a worker process, with a deadline."""
+
+    def __init__(self, workers: int, timeout: float, limits: Limits) -> None:
+        self._ctx = _context()
+        self._timeout = timeout
+        self._limits = limits
+        self._size = workers
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render-io")
+        self._all: set[_Worker] = set()
+        self._reclaiming: set[asyncio.Task[None]] = set()
+
+    @property
+    def workers(self) -> int:
+        return self._size
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        workers = await asyncio.gather(
+            *(loop.run_in_executor(self._threads, _Worker, self._ctx) for _ in range(self._size))
+        )
+        for worker in workers:
+            self._all.add(worker)
+            self._idle.put_nowait(worker)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        workers = list(self._all)
+        self._all.clear()
+        await asyncio.gather(*(loop.run_in_executor(self._threads, w.stop) for w in workers))
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def render(self, data: bytes, options: ResizeOptions) -> Rendered:
+        worker = await self._idle.get()
+        loop = asyncio.get_running_loop()
+        call = loop.run_in_executor(self._threads, worker.call, (data, options, self._limits))
+        try:
+            status, value = await asyncio.wait_for(asyncio.shield(call), self._timeout)
+        except TimeoutError:
+            log.warning("render missed its %.1fs deadline; replacing the worker", self._timeout)
+            await self._replace(worker)
+            raise ServiceUnavailable("render timed out", retry_after=5) from None
+        except (EOFError, OSError):
+            log.warning("render worker died; replacing it")
+            await self._replace(worker)
+            raise Unprocessable("image cannot be decoded") from None
+        except asyncio.CancelledError:
+            # The caller went away: the worker is still busy; reclaim it when done.
+            task = asyncio.ensure_future(self._reclaim(worker, call))
+            self._reclaiming.add(task)
+            task.add_done_callback(self._reclaiming.discard)
+            raise
+        else:
+            self._idle.put_nowait(worker)
+        if status == "ok":
+            assert isinstance(value, Rendered)
+            return value
+        if status == "error":
+            assert isinstance(value, ProxyError)
+            raise value
+        raise RuntimeError("render worker reported a bug")
+
+    async def _reclaim(self, worker: _Worker, call: asyncio.Future[tuple[str, Any]]) -> None:
+        try:
+            await asyncio.wait_for(call, self._timeout)
+        except (TimeoutError, EOFError, OSError):
+            await self._replace(worker)
+        else:
+            self._idle.put_nowait(worker)
+
+    async def _replace(self, worker: _Worker) -> None:
+        loop = asyncio.get_running_loop()
+        self._all.discard(worker)
+        await loop.run_in_executor(None, worker.kill)
+        fresh = await loop.run_in_executor(None, _Worker, self._ctx)
+        self._all.add(fresh)
+        self._idle.put_nowait(fresh)

@@ -1,0 +1,195 @@
+"""S3 access behind a small Protocol; botocore errors become `ProxyError`s here.
+
+One aiobotocore client per process (created by `open_s3_client` in the app's
+cleanup context), SigV4 only, path-style addressing for S3-compatible stores,
+standard retries with backoff and tight timeouts so an S3 outage turns into a
+fast 503 instead of a hang.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import aiobotocore.session
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .config import Config
+from .errors import NotFound, PayloadTooLarge, ProxyError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
+_DENIED = frozenset({"AccessDenied", "403", "Forbidden"})
+STREAM_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    content_type: str
+    content_length: int
+    etag: str
+    last_modified: datetime
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    body: bytes
+    meta: ObjectMeta
+
+
+class ObjectStream(Protocol):
+    meta: ObjectMeta
+
+    def chunks(self) -> AsyncGenerator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class ObjectStore(Protocol):
+    """What the proxy needs from S3; `S3Store` is the real one."""
+
+    async def read(self, key: str, *, max_bytes: int) -> StoredObject: ...
+
+    async def open(self, key: str) -> ObjectStream: ...
+
+    async def head(self, key: str) -> ObjectMeta: ...
+
+    async def write(
+        self, key: str, body: bytes, *, content_type: str, metadata: Mapping[str, str]
+    ) -> None: ...
+
+    async def check(self) -> None: ...
+
+
+def boto_config(config: Config) -> BotoConfig:
+    return BotoConfig(
+        signature_version="s3v4",
+        region_name=config.s3_region,
+        connect_timeout=config.s3_connect_timeout,
+        read_timeout=config.s3_read_timeout,
+        retries={"mode": "standard", "max_attempts": config.s3_max_attempts},
+        max_pool_connections=64,
+        s3={"addressing_style": "path" if config.s3_endpoint_url else "auto"},
+    )
+
+
+@asynccontextmanager
+async def open_s3_client(config: Config) -> AsyncIterator[Any]:
+    """The process's one S3 client; credentials from the standard AWS chain."""
+    session = aiobotocore.session.get_session()
+    async with session.create_client(
+        "s3",
+        endpoint_url=config.s3_endpoint_url,
+        region_name=config.s3_region,
+        config=boto_config(config),
+    ) as client:
+        yield client
+
+
+class _S3Stream:
+    def __init__(self, meta: ObjectMeta, body: Any, key: str) -> None:
+        self.meta = meta
+        self._body = body
+        self._key = key
+
+    async def chunks(self) -> AsyncGenerator[bytes]:
+        try:
+            async for chunk in self._body.iter_chunks(STREAM_CHUNK):
+                yield chunk
+        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+            raise translate(exc, self._key) from exc
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class S3Store:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    async def read(self, key: str, *, max_bytes: int) -> StoredObject:
+        stream = await self.open(key)
+        if stream.meta.content_length > max_bytes:
+            stream.close()  # refuse without reading it
+            raise PayloadTooLarge("original is too large")
+        parts = [chunk async for chunk in stream.chunks()]
+        return StoredObject(b"".join(parts), stream.meta)
+
+    async def open(self, key: str) -> ObjectStream:
+        try:
+            response = await self._client.get_object(Bucket=self._bucket, Key=key)
+        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+            raise translate(exc, key) from exc
+        return _S3Stream(_meta(response), response["Body"], key)
+
+    async def head(self, key: str) -> ObjectMeta:
+        try:
+            response = await self._client.head_object(Bucket=self._bucket, Key=key)
+        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+            raise translate(exc, key) from exc
+        return _meta(response)
+
+    async def write(
+        self, key: str, body: bytes, *, content_type: str, metadata: Mapping[str, str]
+    ) -> None:
+        try:
+            await self._client.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                Metadata=dict(metadata),
+            )
+        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+            raise translate(exc, key) from exc
+
+    async def check(self) -> None:
+        try:
+            await self._client.head_bucket(Bucket=self._bucket)
+        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+            raise translate(exc, "") from exc
+
+
+def translate(exc: BaseException, key: str) -> ProxyError:
+    """One place that maps S3's errors onto what a client may be told."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in _NOT_FOUND:
+            return NotFound()
+        if code in _DENIED:
+            # Without s3:ListBucket, S3 says 403 for a key that does not exist.
+            log.warning("S3 denied access to a key; answering 404", extra={"s3_key": key})
+            return NotFound()
+        if status >= 500 or code in {
+            "SlowDown",
+            "Throttling",
+            "RequestTimeout",
+            "ServiceUnavailable",
+        }:
+            return ServiceUnavailable("storage is unavailable", retry_after=2)
+        log.error("unexpected S3 error %s (HTTP %s)", code, status)
+        return ServiceUnavailable("storage error", retry_after=2)
+    log.warning("S3 unreachable: %s", type(exc).__name__)
+    return ServiceUnavailable("storage is unavailable", retry_after=2)
+
+
+def _meta(response: Mapping[str, Any]) -> ObjectMeta:
+    return ObjectMeta(
+        content_type=str(response.get("ContentType") or "application/octet-stream"),
+        content_length=int(response.get("ContentLength") or 0),
+        etag=str(response.get("ETag") or ""),
+        last_modified=response["LastModified"],
+        metadata=dict(response.get("Metadata") or {}),
+    )
