@@ -30,6 +30,8 @@ _SERVICES = ("master", "volume", "filer", "s3", "admin")
 class S3Credentials:
     access_key: str
     secret_key: str
+    #: SeaweedFS actions this identity may take (e.g. "Read", "Write", "List").
+    actions: tuple[str, ...] = ("Admin", "Read", "Write", "List", "Tagging")
 
 
 def weed_binary() -> str:
@@ -66,9 +68,12 @@ def free_port_pair(taken: set[int]) -> int:
 class SeaweedS3:
     """One `weed mini` process; `start()` returns when S3 answers."""
 
-    def __init__(self, data_dir: Path, credentials: S3Credentials) -> None:
+    def __init__(
+        self, data_dir: Path, credentials: S3Credentials, *others: S3Credentials
+    ) -> None:
         self.data_dir = data_dir
         self.credentials = credentials
+        self.identities = (credentials, *others)
         self.process: subprocess.Popen[bytes] | None = None
         self.ports: dict[str, int] = {}
 
@@ -84,15 +89,13 @@ class SeaweedS3:
                 {
                     "identities": [
                         {
-                            "name": "proxy",
+                            "name": f"identity-{number}",
                             "credentials": [
-                                {
-                                    "accessKey": self.credentials.access_key,
-                                    "secretKey": self.credentials.secret_key,
-                                }
+                                {"accessKey": who.access_key, "secretKey": who.secret_key}
                             ],
-                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                            "actions": list(who.actions),
                         }
+                        for number, who in enumerate(self.identities)
                     ]
                 }
             )

@@ -19,6 +19,10 @@ from proxy.config import Config
 from proxy.seaweed import S3Credentials, SeaweedS3
 
 CREDENTIALS = S3Credentials("test-access", "test-secret-" + uuid.uuid4().hex)
+#: A role that may read but not write (result-store writes fail).
+READ_ONLY = S3Credentials("test-reader", "reader-" + uuid.uuid4().hex, ("Read", "List"))
+#: A role without s3:GetObject (S3 answers AccessDenied on every read).
+NO_READ = S3Credentials("test-noread", "noread-" + uuid.uuid4().hex, ("List",))
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +40,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     )
     os.environ.pop("AWS_PROFILE", None)
     os.environ.pop("AWS_SESSION_TOKEN", None)
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"), CREDENTIALS)
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"), CREDENTIALS, READ_ONLY, NO_READ)
     server.start()
     server.create_bucket("warmup")
     yield server
@@ -103,3 +107,22 @@ def keys_in(s3: Any, bucket: str, prefix: str = "") -> list[str]:
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def use_credentials(monkeypatch: pytest.MonkeyPatch, credentials: S3Credentials) -> None:
+    """Make the next app read its credentials (standard AWS chain) as `credentials`."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials.secret_key)
+
+
+async def raw_status(client: TestClient[web.Request, web.Application], target: str) -> int:
+    """Send a request target exactly as written (clients normalise `..` away)."""
+    import asyncio
+
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    return int(status_line.split()[1])
