@@ -33,6 +33,7 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[MEMORY] = MemoryCache(config.memory_cache_mb * 1024 * 1024)
     app.cleanup_ctx.extend([s3_store, render_workers, variants, readiness])
+    app.on_response_prepare.append(_server_header)
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/readyz", handlers.readyz)
     app.router.add_get("/{key:.+}", handlers.image)
@@ -82,3 +83,8 @@ async def readiness(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    # aiohttp would announce its and Python's versions to every client.
+    response.headers["Server"] = "resize-proxy"

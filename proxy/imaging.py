@@ -205,6 +205,14 @@ def resize(work: Work) -> None:
     work.image = image.resize(plan.size, Image.Resampling.LANCZOS, box=box)
 
 
+def drop_opaque_alpha(work: Work) -> None:
+    """An alpha channel that is opaque everywhere is no alpha: it must not turn
+    a photo into a PNG or cost bytes."""
+    image = work.image
+    if image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
+        work.image = image.convert("RGB")
+
+
 def choose_format(work: Work) -> None:
     """The asked-for format, else the source's family: PNG with alpha, JPEG without."""
     if work.options.format is not None:
@@ -265,6 +273,7 @@ PIPELINE: tuple[tuple[str, Step], ...] = (
     ("to_srgb", to_srgb),
     ("normalise_mode", normalise_mode),
     ("resize", resize),
+    ("drop_opaque_alpha", drop_opaque_alpha),
     ("choose_format", choose_format),
     ("flatten", flatten),
     ("pad", pad),

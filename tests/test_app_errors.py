@@ -119,9 +119,7 @@ async def test_access_denied_on_read_is_404_with_a_warning(
     assert any("denied" in record.message for record in caplog.records)
 
 
-async def test_unsupported_format_is_415(
-    proxy_client: ClientFactory, s3: Any, bucket: str
-) -> None:
+async def test_unsupported_format_is_415(proxy_client: ClientFactory, s3: Any, bucket: str) -> None:
     put(s3, bucket, "doc.bmp", solid(20, 20, (1, 2, 3), fmt="BMP"), "image/bmp")
     put(s3, bucket, "notes.txt", b"hello, not an image", "text/plain")
     client = await proxy_client()
@@ -142,9 +140,7 @@ async def test_truncated_original_is_422(proxy_client: ClientFactory, s3: Any, b
     await error_of(response)
 
 
-async def test_original_over_the_byte_limit_is_413(
-    proxy_client: ClientFactory, cat: bytes
-) -> None:
+async def test_original_over_the_byte_limit_is_413(proxy_client: ClientFactory, cat: bytes) -> None:
     client = await proxy_client(max_source_bytes=len(cat) - 1)
 
     response = await client.get(f"/{KEY}?w=100")

@@ -16,7 +16,9 @@ async def wait_for_status(client: Any, path: str, status: int, seconds: float = 
     raise AssertionError(f"{path} never answered {status}")
 
 
-async def test_healthz_answers_without_s3(proxy_client: ClientFactory, unused_tcp_port: int) -> None:
+async def test_healthz_answers_without_s3(
+    proxy_client: ClientFactory, unused_tcp_port: int
+) -> None:
     client = await proxy_client(s3_endpoint_url=f"http://127.0.0.1:{unused_tcp_port}")
 
     for method in ("GET", "HEAD"):

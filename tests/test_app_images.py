@@ -186,7 +186,9 @@ async def test_if_none_match_gives_304_without_a_body(
     etag = first.headers["ETag"]
 
     for method in ("GET", "HEAD"):
-        again = await client.request(method, f"/{KEY}?w=100&fm=webp", headers={"If-None-Match": etag})
+        again = await client.request(
+            method, f"/{KEY}?w=100&fm=webp", headers={"If-None-Match": etag}
+        )
         assert again.status == 304
         assert again.headers["ETag"] == etag
         assert await again.read() == b""

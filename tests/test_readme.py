@@ -1,0 +1,23 @@
+"""The README's configuration table is the one in proxy/config.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from proxy.config import SETTINGS
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_every_setting_is_documented_in_the_readme_table() -> None:
+    text = README.read_text()
+    table = text.split("<!-- settings-table")[1].split("<!-- /settings-table -->")[0]
+    documented = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+
+    assert documented == {setting.env for setting in SETTINGS}
+
+
+def test_readme_gives_the_two_commands() -> None:
+    text = README.read_text()
+    assert "make run" in text
+    assert "make test" in text
