@@ -9,6 +9,7 @@ except that `AWS_REGION` is honoured explicitly because older botocore ignores i
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -155,10 +156,13 @@ def _float(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
 def _bucket(raw: str) -> str:
     value = raw.strip()
-    if not 3 <= len(value) <= 63 or not all(c.isalnum() or c in "-." for c in value):
-        raise ValueError("must be a valid S3 bucket name")
+    if not _BUCKET.fullmatch(value):
+        raise ValueError("must be a valid S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
     return value
 
 
@@ -223,9 +227,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             problems.append(f"{setting.env} {exc}")
     unknown = sorted(name for name in env if name.startswith("PROXY_") and name not in _KNOWN_ENV)
     problems.extend(f"{name} is not a known setting" for name in unknown)
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    region = (env.get("AWS_REGION") or "").strip() or (env.get("AWS_DEFAULT_REGION") or "").strip()
     if region:
-        values["s3_region"] = region.strip()
+        values["s3_region"] = region
     if problems:
         raise ConfigError(problems)
     return Config(**values)

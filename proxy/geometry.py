@@ -27,8 +27,10 @@ class Plan:
 
     @property
     def scale(self) -> float:
-        """Output pixels per source pixel (at most 1 unless enlarging)."""
-        return self.size[0] / (self.box[2] - self.box[0])
+        """Output pixels per source pixel along the axis that keeps the most
+        (`fill` stretches the two axes differently)."""
+        left, top, right, bottom = self.box
+        return max(self.size[0] / (right - left), self.size[1] / (bottom - top))
 
 
 def plan(source_width: int, source_height: int, options: ResizeOptions) -> Plan:

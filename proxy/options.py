@@ -152,6 +152,9 @@ def negotiate_format(accept: str | None) -> Format | None:
 
 
 def _normalised(options: ResizeOptions) -> ResizeOptions:
+    # Without a size there is nothing to enlarge.
+    if options.width is None and options.height is None:
+        options = replace(options, enlarge=False)
     # With one side given there is no box to cover, fill or pad: all fits agree.
     if options.width is None or options.height is None:
         options = replace(options, fit="contain")
@@ -205,7 +208,8 @@ def _apply_dpr(
     scale = max(scale, 1.0)
 
     def scaled(side: int | None) -> int | None:
-        return None if side is None else max(1, min(max_dimension, round(side * scale)))
+        # Half rounds up (Python's round() would round 4.5 down to 4).
+        return None if side is None else max(1, min(max_dimension, int(side * scale + 0.5)))
 
     return scaled(width), scaled(height)
 

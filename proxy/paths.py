@@ -17,7 +17,7 @@ def parse_key(raw: str, *, result_prefix: str) -> str:
         raise BadRequest("key: missing")
     if len(raw.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise BadRequest(f"key: longer than {MAX_KEY_BYTES} bytes")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in raw):  # C0, DEL, C1
         raise BadRequest("key: control characters are not allowed")
     segments = raw.split("/")
     if any(segment in ("", ".", "..") for segment in segments):

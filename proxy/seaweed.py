@@ -68,9 +68,7 @@ def free_port_pair(taken: set[int]) -> int:
 class SeaweedS3:
     """One `weed mini` process; `start()` returns when S3 answers."""
 
-    def __init__(
-        self, data_dir: Path, credentials: S3Credentials, *others: S3Credentials
-    ) -> None:
+    def __init__(self, data_dir: Path, credentials: S3Credentials, *others: S3Credentials) -> None:
         self.data_dir = data_dir
         self.credentials = credentials
         self.identities = (credentials, *others)

@@ -75,7 +75,7 @@ def test_serve_starts_and_answers_health_checks(s3_server: SeaweedS3, bucket: st
         ready = None
         for _ in range(100):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
                     ready = r.status
                     break
             except OSError:

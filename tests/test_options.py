@@ -84,7 +84,8 @@ def test_any_iterable_of_pairs_is_accepted() -> None:
         ("bg=A1c", {"background": "aa11cc"}),
         ("bg=000000", {"background": "000000"}),
         ("enlarge=0", {"enlarge": False}),
-        ("enlarge=1", {"enlarge": True}),
+        ("w=10&enlarge=1", {"enlarge": True}),
+        ("enlarge=1", {"enlarge": False}),  # nothing to enlarge without a size
         ("w=10", {"fit": "contain", "format": None, "quality": None, "background": "ffffff"}),
     ],
 )

@@ -30,7 +30,7 @@ def test_anonymous_requests_to_the_bucket_are_refused(
 
     for url in (f"/{bucket}/private.jpg", f"/{bucket}", "/"):
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(s3_server.endpoint_url + url, timeout=5)  # noqa: S310
+            urllib.request.urlopen(s3_server.endpoint_url + url, timeout=5)
         assert refused.value.code == 403
 
 
