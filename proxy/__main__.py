@@ -27,10 +27,83 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo", help="start a local private SeaweedFS S3 with sample images, then the proxy"
     )
     demo.add_argument("--dir", default=".demo", help="where SeaweedFS keeps its data")
+    sign = commands.add_parser(
+        "sign", help="print PATH signed with the first of PROXY_SIGNING_KEYS"
+    )
+    sign.add_argument("--method", choices=("GET", "PUT", "DELETE"), default="GET")
+    sign.add_argument("--expires", type=int, metavar="SECONDS", help="valid for this long")
+    sign.add_argument("path", metavar="PATH", help="path with its query, e.g. '/cat.jpg?w=400'")
+    warm = commands.add_parser(
+        "warm", help="pre-generate preset variants of existing originals (resumable)"
+    )
+    warm.add_argument("--prefix", default="", help="only originals under this key prefix")
+    warm.add_argument(
+        "--preset", action="append", default=[], help="preset to render (repeatable; default all)"
+    )
+    warm.add_argument(
+        "--concurrency", type=int, default=0, help="renders at once (default 2x workers)"
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve()
+    if args.command == "sign":
+        return sign_path(args.method, args.expires, args.path)
+    if args.command == "warm":
+        return run_warm(args.prefix, args.preset, args.concurrency)
     return run_demo(Path(args.dir))
+
+
+def sign_path(method: str, expires: int | None, target: str) -> int:
+    import time
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    from .config import signing_keys_from_env
+    from .signing import sign
+
+    try:
+        keys = signing_keys_from_env(os.environ)
+    except ConfigError as exc:
+        print(f"resize-proxy: {exc}", file=sys.stderr)
+        return 2
+    parts = urlsplit(target)
+    if not parts.path.startswith("/"):
+        print("resize-proxy: PATH must start with /", file=sys.stderr)
+        return 2
+    expires_at = int(time.time()) + expires if expires is not None else None
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    print(sign(keys[0], method, unquote(parts.path), pairs, expires_at=expires_at))
+    return 0
+
+
+def run_warm(prefix: str, presets: list[str], concurrency: int) -> int:
+    import asyncio
+
+    config = _load()
+    if config is None:
+        return 2
+    _setup_logging("WARNING")
+    chosen = presets or list(config.presets)
+    unknown = [name for name in chosen if name not in config.presets]
+    if not chosen or unknown:
+        print(
+            f"resize-proxy: unknown or no presets: {unknown or 'PROXY_PRESETS is empty'}",
+            file=sys.stderr,
+        )
+        return 2
+    from .app import open_services
+    from .warm import warm
+
+    async def run() -> int:
+        async with open_services(config) as services:
+            tally = await warm(
+                services,
+                prefix=prefix,
+                presets=chosen,
+                concurrency=concurrency or 2 * config.render_workers,
+            )
+        return 1 if tally.failed else 0
+
+    return asyncio.run(run())
 
 
 def _load() -> Config | None:

@@ -1,8 +1,10 @@
-"""The composition root: `create_app(config)` wires every long-lived object.
+"""The composition root: `open_services(config)` builds every long-lived object
+once; `create_app(config)` serves them over HTTP.
 
 Long-lived resources (the S3 client, the render processes, the readiness
 canary) come from cleanup contexts with one `yield` each, so they are created
-when the server starts and closed in reverse order when it stops.
+when the server starts and closed in reverse order when it stops. The `warm`
+command uses the same `open_services` without a server.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -19,60 +22,102 @@ from .cache import MemoryCache
 from .config import Config
 from .health import Readiness
 from .imaging import Limits, is_simd_build, pil_version
-from .keys import CONFIG, MEMORY, READINESS, RENDERER, STORE, VARIANTS
-from .middlewares import errors, request_context
+from .keys import CONFIG, MEMORY, ORIGINALS, READINESS, RENDERER, STORE, URLS, VARIANTS
+from .middlewares import access_control, errors, request_context
+from .options import ResizeOptions
+from .originals import Originals
 from .renderer import Renderer
 from .storage import S3Store, open_s3_client
-from .variants import Variants
+from .urls import UrlResolver
+from .variants import Variant, Variants
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    store: S3Store
+    renderer: Renderer
+    memory: MemoryCache[tuple[str, str], Variant]
+    variants: Variants
+    originals: Originals
+    urls: UrlResolver
+
+
+@contextlib.asynccontextmanager
+async def open_services(config: Config) -> AsyncIterator[Services]:
+    log.info("PIL %s (Pillow-SIMD: %s)", pil_version(), "yes" if is_simd_build() else "NO")
+    async with open_s3_client(config) as client:
+        store = S3Store(client, config.s3_bucket)
+        renderer = Renderer(
+            config.render_workers,
+            config.render_timeout,
+            Limits(max_pixels=config.max_source_pixels),
+        )
+        await renderer.start()
+        try:
+            memory: MemoryCache[tuple[str, str], Variant] = MemoryCache(
+                config.memory_cache_mb * 1024 * 1024
+            )
+            variants = Variants(
+                store,
+                renderer,
+                memory,
+                result_prefix=config.result_prefix,
+                max_source_bytes=config.max_source_bytes,
+                revalidate_seconds=config.revalidate_seconds,
+            )
+            urls = UrlResolver(
+                result_prefix=config.result_prefix,
+                max_dimension=config.max_dimension,
+                presets=config.presets,
+                only_presets=config.only_presets,
+                templates=config.path_templates,
+            )
+            eager = [
+                options
+                for name in config.eager_presets
+                for options in every_negotiable_format(urls.options_of_preset(name))
+            ]
+            originals = Originals(store, renderer, variants, eager=eager)
+            yield Services(config, store, renderer, memory, variants, originals, urls)
+            # Pending result-store writes land before the S3 client closes.
+            await originals.flush()
+            await variants.flush()
+        finally:
+            await renderer.close()
+
+
+def every_negotiable_format(options: ResizeOptions) -> list[ResizeOptions]:
+    """The variants browsers may ask for: one per `Accept` outcome unless `fm` is fixed."""
+    if options.format is not None:
+        return [options]
+    return [options.with_format("avif"), options.with_format("webp"), options]
+
+
 def create_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[request_context, errors], client_max_size=1024**2)
+    app = web.Application(middlewares=[request_context, errors, access_control])
     app[CONFIG] = config
-    app[MEMORY] = MemoryCache(config.memory_cache_mb * 1024 * 1024)
-    app.cleanup_ctx.extend([s3_store, render_workers, variants, readiness])
+    app.cleanup_ctx.extend([services, readiness])
     app.on_response_prepare.append(_server_header)
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/readyz", handlers.readyz)
     app.router.add_get("/{key:.+}", handlers.image)
+    app.router.add_put("/{key:.+}", handlers.upload)
+    app.router.add_delete("/{key:.+}", handlers.delete)
     return app
 
 
-async def s3_store(app: web.Application) -> AsyncIterator[None]:
-    config = app[CONFIG]
-    async with open_s3_client(config) as client:
-        app[STORE] = S3Store(client, config.s3_bucket)
+async def services(app: web.Application) -> AsyncIterator[None]:
+    async with open_services(app[CONFIG]) as built:
+        app[STORE] = built.store
+        app[RENDERER] = built.renderer
+        app[MEMORY] = built.memory
+        app[VARIANTS] = built.variants
+        app[ORIGINALS] = built.originals
+        app[URLS] = built.urls
         yield
-
-
-async def render_workers(app: web.Application) -> AsyncIterator[None]:
-    config = app[CONFIG]
-    log.info("PIL %s (Pillow-SIMD: %s)", pil_version(), "yes" if is_simd_build() else "NO")
-    renderer = Renderer(
-        config.render_workers, config.render_timeout, Limits(max_pixels=config.max_source_pixels)
-    )
-    await renderer.start()
-    app[RENDERER] = renderer
-    try:
-        yield
-    finally:
-        await renderer.close()
-
-
-async def variants(app: web.Application) -> AsyncIterator[None]:
-    config = app[CONFIG]
-    service = Variants(
-        app[STORE],
-        app[RENDERER],
-        app[MEMORY],
-        result_prefix=config.result_prefix,
-        max_source_bytes=config.max_source_bytes,
-    )
-    app[VARIANTS] = service
-    yield
-    await service.flush()  # pending result-store writes land before the S3 client closes
 
 
 async def readiness(app: web.Application) -> AsyncIterator[None]:

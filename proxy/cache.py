@@ -53,6 +53,11 @@ class MemoryCache(Generic[K, V]):
         if self._lru is not None:
             self._lru.pop(key, None)
 
+    def discard_where(self, predicate: Callable[[K], bool]) -> None:
+        if self._lru is not None:
+            for key in [key for key in self._lru if predicate(key)]:
+                self._lru.pop(key, None)
+
     @property
     def bytes(self) -> int:
         return int(self._lru.currsize) if self._lru is not None else 0

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from .errors import ProxyError
 
 
 class ConfigError(Exception):
@@ -53,6 +55,13 @@ class Config:
     s3_max_attempts: int = 3
     ready_interval: float = 5.0
     log_level: str = "INFO"
+    signing_keys: tuple[str, ...] = ()
+    presets: Mapping[str, str] = field(default_factory=dict)
+    only_presets: bool = False
+    eager_presets: tuple[str, ...] = ()
+    origin_secret: str | None = None
+    revalidate_seconds: int = 300
+    path_templates: tuple[str, ...] = ()
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -127,6 +136,48 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between the S3 canary checks behind `/readyz`.",
     ),
     Setting("PROXY_LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    Setting(
+        "PROXY_SIGNING_KEYS",
+        "signing_keys",
+        "",
+        "Comma-separated secrets (16+ characters each). When set, every request but the health checks needs a valid `s` signature; the first key signs, every key verifies.",
+    ),
+    Setting(
+        "PROXY_PRESETS",
+        "presets",
+        "",
+        "Named option sets, `name:query` separated by commas, e.g. `thumb:w=200&h=200&fit=cover,card:w=600&h=400&fit=cover`; used as `?preset=thumb`.",
+    ),
+    Setting(
+        "PROXY_ONLY_PRESETS",
+        "only_presets",
+        "false",
+        "`true`: only `?preset=` variants are served (400 for arbitrary sizes).",
+    ),
+    Setting(
+        "PROXY_EAGER_PRESETS",
+        "eager_presets",
+        "",
+        "Comma-separated presets rendered and stored in the background after every upload.",
+    ),
+    Setting(
+        "PROXY_ORIGIN_SECRET",
+        "origin_secret",
+        "",
+        "When set, requests must carry it in `X-Origin-Secret` (403 otherwise); health checks are exempt.",
+    ),
+    Setting(
+        "PROXY_REVALIDATE_SECONDS",
+        "revalidate_seconds",
+        "300",
+        "Age after which a cached or stored variant is checked against its original's ETag (an original changed directly in S3 stops being served stale after this).",
+    ),
+    Setting(
+        "PROXY_PATH_TEMPLATES",
+        "path_templates",
+        "",
+        "Comma-separated path patterns mapped onto the same options, e.g. `/processed_images/{w}x{h}/{key},/{preset}/{key}`. Placeholders: `{w}` `{h}` `{fit}` `{fm}` `{q}` `{dpr}` `{preset}`, and `{key}` last.",
+    ),
 )
 
 
@@ -189,6 +240,67 @@ def _log_level(raw: str) -> str:
     return value
 
 
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _signing_keys(raw: str) -> tuple[str, ...]:
+    keys = _names(raw)
+    if any(len(key) < 16 for key in keys):
+        raise ValueError("keys must be at least 16 characters long")
+    return keys
+
+
+def _secret(raw: str) -> str | None:
+    value = raw.strip()
+    if value and len(value) < 16:
+        raise ValueError("must be at least 16 characters long")
+    return value or None
+
+
+def _presets(raw: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    from .options import parse_options
+
+    presets: dict[str, str] = {}
+    for item in _names(raw):
+        name, colon, query = item.partition(":")
+        name = name.strip()
+        if not colon or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+            raise ValueError(f"{item!r} is not name:query with a name of letters, digits, - and _")
+        try:
+            parse_options(parse_qsl(query, keep_blank_values=True), max_dimension=20000)
+        except ProxyError as exc:
+            raise ValueError(f"preset {name!r}: {exc.message}") from None
+        presets[name] = query
+    return presets
+
+
+_PLACEHOLDERS = frozenset({"w", "h", "fit", "fm", "q", "dpr", "preset", "key"})
+
+
+def _templates(raw: str) -> tuple[str, ...]:
+    templates = _names(raw)
+    for template in templates:
+        names = re.findall(r"{([^}]*)}", template)
+        unknown = set(names) - _PLACEHOLDERS
+        if not template.startswith("/") or not template.endswith("{key}"):
+            raise ValueError(f"{template!r} must start with / and end with {{key}}")
+        if unknown or len(names) != len(set(names)) or names.count("key") != 1:
+            raise ValueError(f"{template!r} has unknown or repeated placeholders")
+    return templates
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "s3_bucket": _bucket,
     "s3_endpoint_url": _url,
@@ -207,6 +319,13 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "s3_max_attempts": _int(1, 10),
     "ready_interval": _float(0.1, 3600),
     "log_level": _log_level,
+    "signing_keys": _signing_keys,
+    "presets": _presets,
+    "only_presets": _bool,
+    "eager_presets": _names,
+    "origin_secret": _secret,
+    "revalidate_seconds": _int(0, 30 * 86400),
+    "path_templates": _templates,
 }
 
 
@@ -230,6 +349,13 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     region = (env.get("AWS_REGION") or "").strip() or (env.get("AWS_DEFAULT_REGION") or "").strip()
     if region:
         values["s3_region"] = region
+    for name in values.get("eager_presets", ()):
+        if name not in values.get("presets", {}):
+            problems.append(
+                f"PROXY_EAGER_PRESETS names {name!r}, which PROXY_PRESETS does not define"
+            )
+    if values.get("only_presets") and not values.get("presets"):
+        problems.append("PROXY_ONLY_PRESETS is on but PROXY_PRESETS defines none")
     if problems:
         raise ConfigError(problems)
     return Config(**values)
@@ -237,3 +363,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
 
 _KNOWN_ENV = frozenset(s.env for s in SETTINGS)
 assert {s.field for s in SETTINGS} | {"s3_region"} == {f.name for f in fields(Config)}
+
+
+def signing_keys_from_env(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Only the signing keys, for `python -m proxy sign` (which needs no bucket)."""
+    try:
+        keys = _signing_keys(environ.get("PROXY_SIGNING_KEYS", ""))
+    except ValueError as exc:
+        raise ConfigError([f"PROXY_SIGNING_KEYS {exc}"]) from None
+    if not keys:
+        raise ConfigError(["PROXY_SIGNING_KEYS is not set: nothing to sign with"])
+    return keys

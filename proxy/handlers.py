@@ -6,12 +6,13 @@ import logging
 
 from aiohttp import web
 
-from .errors import UnsupportedMediaType
+from .errors import BadOption, UnsupportedMediaType
 from .imaging import sniff_format
-from .keys import CONFIG, READINESS, STORE, VARIANTS
-from .options import CONTENT_TYPES, negotiate_format, parse_options
-from .paths import parse_key
+from .keys import CONFIG, ORIGINALS, READINESS, STORE, URLS, VARIANTS
+from .options import CONTENT_TYPES, negotiate_format
+from .originals import read_limited
 from .responses import not_modified, not_modified_response, original_headers, variant_response
+from .signing import EXPIRES_PARAM, SIGNATURE_PARAM
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def image(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
-    key = parse_key(request.match_info["key"], result_prefix=config.result_prefix)
-    options = parse_options(request.query.items(), max_dimension=config.max_dimension)
+    target = request.app[URLS].resolve(request.path, list(request.query.items()))
+    key, options = target.key, target.options
     if options is None:
         return await original(request, key)
 
@@ -84,3 +85,32 @@ async def original(request: web.Request, key: str) -> web.StreamResponse:
         return response
     await response.write_eof()
     return response
+
+
+async def upload(request: web.Request) -> web.Response:
+    """PUT /{key}: store a new original or replace one (201 or 200, with what was stored)."""
+    key = _write_target(request)
+    body = await read_limited(
+        request.content.iter_chunked(256 * 1024),
+        request.content_length,
+        request.app[CONFIG].max_source_bytes,
+    )
+    uploaded = await request.app[ORIGINALS].upload(key, body)
+    return web.json_response(
+        uploaded.as_json(),
+        status=201 if uploaded.created else 200,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def delete(request: web.Request) -> web.Response:
+    """DELETE /{key}: remove the original and every stored variant of it."""
+    await request.app[ORIGINALS].delete(_write_target(request))
+    return web.Response(status=204, headers={"Cache-Control": "no-store"})
+
+
+def _write_target(request: web.Request) -> str:
+    extra = [name for name in request.query if name not in (SIGNATURE_PARAM, EXPIRES_PARAM)]
+    if extra:
+        raise BadOption(extra[0], "not accepted on writes")
+    return request.app[URLS].key(request.path)

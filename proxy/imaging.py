@@ -9,12 +9,13 @@ family right here, so a bad file is a 4xx and never a 500.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pillow_avif  # noqa: F401  # registers AVIF (Debian's libavif is too old for Pillow's own)
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 from PIL import __version__ as PIL_VERSION
 
 from . import geometry
@@ -32,6 +33,19 @@ INPUT_FORMATS: dict[str, Format] = {
     "GIF": "gif",
     "AVIF": "avif",
 }
+#: What decoders raise on hostile input, at many depths; none of it is our bug.
+#: (RuntimeError: the AVIF plugin's way of saying "corrupt".)
+_DECODER_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    IndexError,
+    TypeError,
+    KeyError,
+    RuntimeError,
+    struct.error,
+)
 DEFAULT_QUALITY: dict[Format, int] = {"jpeg": 82, "webp": 80, "avif": 60}
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -112,7 +126,7 @@ def open_header(work: Work) -> None:
             image = Image.open(io.BytesIO(work.data), formats=list(INPUT_FORMATS))
     except Image.DecompressionBombError:
         raise PayloadTooLarge("image has too many pixels") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+    except (UnidentifiedImageError, *_DECODER_ERRORS) as exc:
         raise Unprocessable("image cannot be decoded") from exc
     width, height = image.size
     if width < 1 or height < 1:
@@ -146,18 +160,39 @@ def decode(work: Work) -> None:
         work.image.load()
     except Image.DecompressionBombError:
         raise PayloadTooLarge("image has too many pixels") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError) as exc:
+    except _DECODER_ERRORS as exc:
         raise Unprocessable("image cannot be decoded") from exc
 
 
 def auto_orient(work: Work) -> None:
-    """Apply the EXIF orientation, so the pixels are the way up the camera meant."""
-    try:
-        oriented = ImageOps.exif_transpose(work.image)
-    except (OSError, ValueError, SyntaxError, KeyError, TypeError):
-        return  # a broken EXIF block is no reason to refuse the pixels
-    if oriented is not None:
-        work.image = oriented
+    """Apply the EXIF orientation, so the pixels are the way up the camera meant.
+
+    Transposed directly from the tag that `plan_geometry` read, rather than by
+    `ImageOps.exif_transpose`, which also rewrites the EXIF block (we strip it
+    anyway) and fails on mistyped tags."""
+    method = _TRANSPOSE_FOR_ORIENTATION.get(_orientation(work.image))
+    if method is not None:
+        work.image = work.image.transpose(method)
+
+
+def normalise_mode(work: Work) -> None:
+    """Bring every mode but CMYK to L, RGB or RGBA (8 bits), keeping transparency
+    (CMYK waits for `to_srgb`, which may have a CMYK profile for it)."""
+    image = work.image
+    icc = image.info.get("icc_profile")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = _from_16_bit(image)
+    elif image.mode == "F":
+        image = image.convert("L")
+    if image.mode == "CMYK":
+        pass
+    elif _has_alpha(image):
+        image = image.convert("RGBA") if image.mode != "RGBA" else image
+    elif image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    if icc:
+        image.info["icc_profile"] = icc
+    work.image = image
 
 
 def to_srgb(work: Work) -> None:
@@ -167,29 +202,15 @@ def to_srgb(work: Work) -> None:
     if icc:
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            mode = _srgb_mode(image)
+            mode = "RGBA" if image.mode == "RGBA" else "RGB"
             converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=mode)
             if converted is not None:
                 work.image = converted
                 return
         except (ImageCms.PyCMSError, OSError, ValueError):
-            pass  # an unreadable profile: fall back to the plain conversion below
+            pass  # an unreadable or mismatched profile: the plain conversion below
     if image.mode == "CMYK":
         work.image = image.convert("RGB")
-
-
-def normalise_mode(work: Work) -> None:
-    """Bring every mode to L, RGB or RGBA (8 bits), keeping transparency."""
-    image = work.image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        image = image.point(lambda value: value * (1 / 256)).convert("L")
-    elif image.mode == "F":
-        image = image.convert("L")
-    if _has_alpha(image):
-        image = image.convert("RGBA") if image.mode != "RGBA" else image
-    elif image.mode not in ("L", "RGB"):
-        image = image.convert("RGB")
-    work.image = image
 
 
 def resize(work: Work) -> None:
@@ -270,8 +291,8 @@ PIPELINE: tuple[tuple[str, Step], ...] = (
     ("shrink_on_load", shrink_on_load),
     ("decode", decode),
     ("auto_orient", auto_orient),
-    ("to_srgb", to_srgb),
     ("normalise_mode", normalise_mode),
+    ("to_srgb", to_srgb),
     ("resize", resize),
     ("drop_opaque_alpha", drop_opaque_alpha),
     ("choose_format", choose_format),
@@ -289,7 +310,7 @@ def render(data: bytes, options: ResizeOptions, limits: Limits) -> Rendered:
             step(work)
     except ProxyError:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError) as exc:
+    except _DECODER_ERRORS as exc:
         # Decoders raise these on hostile input at many depths; none is our bug.
         raise Unprocessable("image cannot be decoded") from exc
     except MemoryError:
@@ -303,6 +324,20 @@ def probe(data: bytes, limits: Limits) -> SourceInfo:
     sniff(work)
     open_header(work)
     return SourceInfo(work.source_format, *work.image.size)
+
+
+def inspect(data: bytes, limits: Limits) -> SourceInfo:
+    """Check that a whole file decodes (uploads): header, limits, every byte of
+    pixel data. JPEGs decode at 1/8 scale, which still reads all of the data."""
+    work = Work(data, ResizeOptions(width=1, height=1, fit="fill", enlarge=False), limits)
+    try:
+        for step in (sniff, open_header, plan_geometry, shrink_on_load, decode):
+            step(work)
+    except ProxyError:
+        raise
+    except _DECODER_ERRORS as exc:
+        raise Unprocessable("image cannot be decoded") from exc
+    return SourceInfo(work.source_format, *work.plan.source)  # as displayed (EXIF-oriented)
 
 
 def sniff_format(data: bytes) -> Format | None:
@@ -335,12 +370,27 @@ def _has_alpha(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
 
 
-def _srgb_mode(image: Image.Image) -> str:
-    return (
-        "RGBA"
-        if _has_alpha(image) and image.mode in ("RGBA", "LA", "PA")
-        else ("L" if image.mode == "L" else "RGB")
-    )
+def _from_16_bit(image: Image.Image) -> Image.Image:
+    """16-bit greyscale to 8 bits; a tRNS transparent value is matched at 16 bits,
+    before scaling, so it lands on the right pixels."""
+    wide = image.convert("I")
+    grey = wide.point(lambda value: value * (1 / 256)).convert("L")
+    transparent = image.info.get("transparency")
+    if not isinstance(transparent, int):
+        return grey
+    alpha = wide.point([0 if v == transparent else 255 for v in range(65536)], "L")
+    return Image.merge("LA", (grey, alpha))
+
+
+_TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def _on_background(

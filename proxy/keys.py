@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from .cache import MemoryCache
 from .config import Config
 from .health import Readiness
+from .originals import Originals
 from .renderer import Renderer
 from .storage import ObjectStore
+from .urls import UrlResolver
 from .variants import Variant, Variants
 
 CONFIG = web.AppKey("config", Config)
-S3_CLIENT = web.AppKey("s3_client", Any)
 STORE = web.AppKey("store", ObjectStore)
 RENDERER = web.AppKey("renderer", Renderer)
 MEMORY = web.AppKey("memory", MemoryCache[tuple[str, str], Variant])
 VARIANTS = web.AppKey("variants", Variants)
+ORIGINALS = web.AppKey("originals", Originals)
+URLS = web.AppKey("urls", UrlResolver)
 READINESS = web.AppKey("readiness", Readiness)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -11,11 +12,14 @@ import uuid
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .errors import ProxyError
+from . import signing
+from .errors import Forbidden, ProxyError
+from .keys import CONFIG
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("proxy.access")
 
+ORIGIN_SECRET_HEADER = "X-Origin-Secret"
 REQUEST_ID = web.RequestKey("request_id", str)
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -67,6 +71,31 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("unhandled error (request id %s)", request_id_of(request))
         return error_response(request, 500, "internal error", {"Cache-Control": "no-store"})
+
+
+#: Paths a load balancer probes: never behind the origin secret or a signature.
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+@web.middleware
+async def access_control(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The origin secret (CloudFront's custom header), then the URL signature."""
+    if request.path in OPEN_PATHS:
+        return await handler(request)
+    config = request.app[CONFIG]
+    if config.origin_secret is not None:
+        given = request.headers.get(ORIGIN_SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), config.origin_secret.encode()):
+            raise Forbidden("origin secret required")
+    if config.signing_keys:
+        signing.verify(
+            config.signing_keys,
+            request.method,
+            request.path,
+            list(request.query.items()),
+            now=time.time(),
+        )
+    return await handler(request)
 
 
 def error_response(

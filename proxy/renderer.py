@@ -17,12 +17,14 @@ import asyncio
 import logging
 import multiprocessing
 import multiprocessing.connection
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any
 
+from . import imaging
 from .errors import ProxyError, ServiceUnavailable, Unprocessable
-from .imaging import Limits, Rendered
+from .imaging import Limits, Rendered, SourceInfo
 from .options import ResizeOptions
 
 log = logging.getLogger(__name__)
@@ -38,17 +40,14 @@ def _context() -> BaseContext:
 
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
-    """The worker process: render requests until the pipe closes."""
-    from .imaging import render
-
+    """The worker process: run (function, arguments) requests until the pipe closes."""
     while True:
         try:
-            request = conn.recv()
+            function, args = conn.recv()
         except (EOFError, OSError):
             return
-        data, options, limits = request
         try:
-            reply: tuple[str, Any] = ("ok", render(data, options, limits))
+            reply: tuple[str, Any] = ("ok", function(*args))
         except ProxyError as exc:
             reply = ("error", exc)
         except Exception:  # a bug: report it as such, keep serving
@@ -64,7 +63,7 @@ class _Worker:
         self.process.start()
         child.close()
 
-    def call(self, request: tuple[bytes, ResizeOptions, Limits]) -> tuple[str, Any]:
+    def call(self, request: tuple[Callable[..., Any], tuple[Any, ...]]) -> tuple[str, Any]:
         """Blocking round trip; runs on a helper thread, never on the loop."""
         self.conn.send(request)
         return self.conn.recv()  # type: ignore[no-any-return]
@@ -116,12 +115,25 @@ class Renderer:
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def render(self, data: bytes, options: ResizeOptions) -> Rendered:
+        rendered = await self._run(imaging.render, data, options, self._limits)
+        assert isinstance(rendered, Rendered)
+        return rendered
+
+    async def inspect(self, data: bytes) -> SourceInfo:
+        """Check that a whole upload decodes, within the limits."""
+        info = await self._run(imaging.inspect, data, self._limits)
+        assert isinstance(info, SourceInfo)
+        return info
+
+    async def _run(self, function: Callable[..., object], *args: object) -> object:
         worker = await self._idle.get()
         loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self._threads, worker.call, (data, options, self._limits))
+        call = loop.run_in_executor(self._threads, worker.call, (function, args))
         try:
             status, value = await asyncio.wait_for(asyncio.shield(call), self._timeout)
         except TimeoutError:
+            # The pending call ends with EOFError once the worker is killed: retrieve it.
+            call.add_done_callback(lambda done: done.cancelled() or done.exception())
             log.warning("render missed its %.1fs deadline; replacing the worker", self._timeout)
             await self._replace(worker)
             raise ServiceUnavailable("render timed out", retry_after=5) from None
@@ -138,7 +150,6 @@ class Renderer:
         else:
             self._idle.put_nowait(worker)
         if status == "ok":
-            assert isinstance(value, Rendered)
             return value
         if status == "error":
             assert isinstance(value, ProxyError)

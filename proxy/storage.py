@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 _NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
 _DENIED = frozenset({"AccessDenied", "403", "Forbidden"})
 STREAM_CHUNK = 256 * 1024
+#: What an S3 call can raise besides our own errors; `translate` maps each.
+S3_ERRORS = (TimeoutError, BotoCoreError, ClientError, OSError)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,13 @@ class ObjectStore(Protocol):
 
     async def write(
         self, key: str, body: bytes, *, content_type: str, metadata: Mapping[str, str]
-    ) -> None: ...
+    ) -> str: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    def list_keys(self, prefix: str) -> AsyncIterator[str]: ...
+
+    async def delete_keys(self, keys: list[str]) -> None: ...
 
     async def check(self) -> None: ...
 
@@ -103,7 +111,7 @@ class _S3Stream:
         try:
             async for chunk in self._body.iter_chunks(STREAM_CHUNK):
                 yield chunk
-        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+        except S3_ERRORS as exc:
             raise translate(exc, self._key) from exc
         finally:
             self.close()
@@ -128,35 +136,65 @@ class S3Store:
     async def open(self, key: str) -> ObjectStream:
         try:
             response = await self._client.get_object(Bucket=self._bucket, Key=key)
-        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+        except S3_ERRORS as exc:
             raise translate(exc, key) from exc
         return _S3Stream(_meta(response), response["Body"], key)
 
     async def head(self, key: str) -> ObjectMeta:
         try:
             response = await self._client.head_object(Bucket=self._bucket, Key=key)
-        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+        except S3_ERRORS as exc:
             raise translate(exc, key) from exc
         return _meta(response)
 
     async def write(
         self, key: str, body: bytes, *, content_type: str, metadata: Mapping[str, str]
-    ) -> None:
+    ) -> str:
+        """Store `body` whole (S3 PutObject is atomic: all of it or nothing); its ETag."""
         try:
-            await self._client.put_object(
+            response = await self._client.put_object(
                 Bucket=self._bucket,
                 Key=key,
                 Body=body,
                 ContentType=content_type,
                 Metadata=dict(metadata),
             )
-        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+        except S3_ERRORS as exc:
             raise translate(exc, key) from exc
+        return str(response.get("ETag", ""))
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._client.delete_object(Bucket=self._bucket, Key=key)
+        except S3_ERRORS as exc:
+            raise translate(exc, key) from exc
+
+    async def list_keys(self, prefix: str) -> AsyncIterator[str]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        try:
+            async for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield str(item["Key"])
+        except S3_ERRORS as exc:
+            raise translate(exc, prefix) from exc
+
+    async def delete_keys(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 at most
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            try:
+                response = await self._client.delete_objects(
+                    Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            except S3_ERRORS as exc:
+                raise translate(exc, "") from exc
+            if response.get("Errors"):
+                log.warning("S3 kept %d objects it was asked to delete", len(response["Errors"]))
+                raise ServiceUnavailable("storage is unavailable", retry_after=2)
 
     async def check(self) -> None:
         try:
             await self._client.head_bucket(Bucket=self._bucket)
-        except (TimeoutError, BotoCoreError, ClientError, OSError) as exc:
+        except S3_ERRORS as exc:
             raise translate(exc, "") from exc
 
 

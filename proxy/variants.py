@@ -11,17 +11,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Literal
+
+from cachetools import LRUCache
 
 from .cache import MemoryCache, SingleFlight
 from .errors import NotFound, ServiceUnavailable
 from .imaging import PIPELINE_VERSION, Rendered
 from .options import ResizeOptions
 from .renderer import Renderer
-from .storage import ObjectStore, StoredObject
+from .storage import ObjectMeta, ObjectStore, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +41,22 @@ class Variant:
     etag: str
     last_modified: datetime | None
     source_etag: str
+    #: When the original's ETag was last seen equal to `source_etag` (monotonic clock).
+    verified_at: float = 0.0
 
     @property
     def size(self) -> int:
         return len(self.body)
 
     @classmethod
-    def of(cls, rendered: Rendered, source: StoredObject) -> Variant:
+    def of(cls, rendered: Rendered, source: StoredObject, *, verified_at: float) -> Variant:
         return cls(
             body=rendered.body,
             content_type=rendered.content_type,
             etag=strong_etag(rendered.body),
             last_modified=source.meta.last_modified,
             source_etag=source.meta.etag,
+            verified_at=verified_at,
         )
 
 
@@ -61,18 +68,29 @@ def variant_key(result_prefix: str, key: str, options: ResizeOptions) -> str:
     """Where a variant lives in S3: a short hash first spreads the load over key
     prefixes (S3 rates are per prefix); all variants of one original share a
     folder, so they can be listed and deleted together."""
-    spread = hashlib.sha256(key.encode()).hexdigest()[:2]
     name = options.canonical.replace("&", ",")
-    return f"{result_prefix}{spread}/{key}/v{PIPELINE_VERSION}/{name}"
+    return f"{variant_folder(result_prefix, key)}v{PIPELINE_VERSION}/{name}"
 
 
 @dataclass
-class StoreStats:
+class Stats:
+    renders: int = 0
+    source_fetches: int = 0
     writes: int = 0
     write_failures: int = 0
 
 
 class Variants:
+    """Variants of originals: memory -> result store -> render, kept fresh.
+
+    Freshness: every variant remembers its original's ETag. When a variant is
+    older than `revalidate_seconds` (since rendered or last checked), the
+    original is HEADed once and a changed ETag means the variant is rendered
+    again. `invalidate` (after an upload or delete through this process) drops
+    a key's variants at once, and a generation number per key keeps renders
+    that were already running from caching or storing the old picture.
+    """
+
     def __init__(
         self,
         store: ObjectStore,
@@ -81,42 +99,117 @@ class Variants:
         *,
         result_prefix: str,
         max_source_bytes: int,
+        revalidate_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._renderer = renderer
         self._memory = memory
         self._result_prefix = result_prefix
         self._max_source_bytes = max_source_bytes
-        self._renders: SingleFlight[tuple[str, str], tuple[Variant, CacheStatus]] = SingleFlight()
-        self._sources: SingleFlight[str, StoredObject] = SingleFlight()
-        self._writes: set[asyncio.Task[None]] = set()
-        self.stats = StoreStats()
+        self._revalidate_seconds = revalidate_seconds
+        self._clock = clock
+        self._renders: SingleFlight[tuple[str, str, int], tuple[Variant, CacheStatus]] = (
+            SingleFlight()
+        )
+        self._sources: SingleFlight[tuple[str, int], StoredObject] = SingleFlight()
+        self._heads: SingleFlight[str, ObjectMeta] = SingleFlight()
+        self._generations: LRUCache[str, int] = LRUCache(maxsize=100_000)
+        self._writes: dict[str, asyncio.Task[None]] = {}
+        self.stats = Stats()
 
     async def get(self, key: str, options: ResizeOptions) -> tuple[Variant, CacheStatus]:
         cache_key = (key, options.canonical)
         cached = self._memory.get(cache_key)
         if cached is not None:
-            return cached, "HIT-MEMORY"
-        result, _ = await self._renders.run(cache_key, lambda: self._load(key, options))
+            fresh = await self._revalidated(key, cached)
+            if fresh is not None:
+                if fresh is not cached:
+                    self._memory.put(cache_key, fresh)
+                return fresh, "HIT-MEMORY"
+            self._memory.discard(cache_key)
+        generation = self._generations.get(key, 0)
+        result, _ = await self._renders.run(
+            (key, options.canonical, generation), lambda: self._load(key, options, generation)
+        )
         return result
 
-    async def _load(self, key: str, options: ResizeOptions) -> tuple[Variant, CacheStatus]:
+    async def ensure_stored(self, key: str, options: ResizeOptions) -> bool:
+        """Render and store a variant unless S3 has it already; True if rendered now.
+        (Eager presets and `warm`: no memory, and the write is awaited.)"""
+        stored_key = variant_key(self._result_prefix, key, options)
+        try:
+            await self._store.head(stored_key)
+            return False
+        except NotFound:
+            pass
+        source = await self._source(key, self._generations.get(key, 0))
+        variant = await self._render(source, options)
+        await self._write(stored_key, variant)
+        return True
+
+    async def invalidate(self, key: str) -> None:
+        """Forget every variant of `key`: memory, pending writes and S3."""
+        self._generations[key] = self._generations.get(key, 0) + 1
+        self._memory.discard_where(lambda cache_key: cache_key[0] == key)
+        folder = variant_folder(self._result_prefix, key)
+        pending = [task for name, task in self._writes.items() if name.startswith(folder)]
+        await asyncio.gather(*pending, return_exceptions=True)
+        stored = [
+            name async for name in self._store.list_keys(folder) if _is_variant_of(name, folder)
+        ]
+        await self._store.delete_keys(stored)
+
+    async def flush(self) -> None:
+        """Wait for pending result-store writes (on shutdown, and in tests)."""
+        while self._writes:
+            await asyncio.gather(*list(self._writes.values()), return_exceptions=True)
+
+    async def _load(
+        self, key: str, options: ResizeOptions, generation: int
+    ) -> tuple[Variant, CacheStatus]:
         cache_key = (key, options.canonical)
         stored_key = variant_key(self._result_prefix, key, options)
-        stored = await self._read_stored(stored_key)
+        stored = await self._read_stored(key, stored_key)
         if stored is not None:
             self._memory.put(cache_key, stored)
             return stored, "HIT-STORE"
-        source, _ = await self._sources.run(
-            key, lambda: self._store.read(key, max_bytes=self._max_source_bytes)
-        )
-        rendered = await self._renderer.render(source.body, options)
-        variant = Variant.of(rendered, source)
-        self._memory.put(cache_key, variant)
-        self._write_later(stored_key, variant)
+        source = await self._source(key, generation)
+        variant = await self._render(source, options)
+        if self._generations.get(key, 0) == generation:  # else the original was replaced meanwhile
+            self._memory.put(cache_key, variant)
+            self._write_later(stored_key, variant)
         return variant, "MISS"
 
-    async def _read_stored(self, stored_key: str) -> Variant | None:
+    async def _source(self, key: str, generation: int) -> StoredObject:
+        async def fetch() -> StoredObject:
+            self.stats.source_fetches += 1
+            return await self._store.read(key, max_bytes=self._max_source_bytes)
+
+        source, _ = await self._sources.run((key, generation), fetch)
+        return source
+
+    async def _render(self, source: StoredObject, options: ResizeOptions) -> Variant:
+        self.stats.renders += 1
+        rendered = await self._renderer.render(source.body, options)
+        return Variant.of(rendered, source, verified_at=self._clock())
+
+    async def _revalidated(self, key: str, variant: Variant) -> Variant | None:
+        """The variant, re-checked against its original if it is due; None if stale."""
+        if self._clock() - variant.verified_at < self._revalidate_seconds:
+            return variant
+        try:
+            meta, _ = await self._heads.run(key, lambda: self._store.head(key))
+        except ServiceUnavailable:
+            return variant  # S3 is down: what we have beats a 503
+        except NotFound:
+            self._memory.discard_where(lambda cache_key: cache_key[0] == key)
+            raise
+        if meta.etag != variant.source_etag:
+            return None
+        return replace(variant, verified_at=self._clock())
+
+    async def _read_stored(self, key: str, stored_key: str) -> Variant | None:
         try:
             stored = await self._store.read(stored_key, max_bytes=self._max_source_bytes)
         except NotFound:
@@ -124,19 +217,21 @@ class Variants:
         except ServiceUnavailable:
             return None  # the original's fetch will say whether S3 is really down
         meta = stored.meta
-        modified = meta.metadata.get("source-last-modified")
-        return Variant(
+        age = max(0.0, (datetime.now(UTC) - meta.last_modified).total_seconds())
+        variant = Variant(
             body=stored.body,
             content_type=meta.content_type,
             etag=strong_etag(stored.body),
-            last_modified=_parse_http_date(modified),
+            last_modified=_parse_http_date(meta.metadata.get("source-last-modified")),
             source_etag=meta.metadata.get("source-etag", ""),
+            verified_at=self._clock() - age,
         )
+        return await self._revalidated(key, variant)
 
     def _write_later(self, stored_key: str, variant: Variant) -> None:
         task = asyncio.ensure_future(self._write(stored_key, variant))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        self._writes[stored_key] = task
+        task.add_done_callback(lambda _: self._writes.pop(stored_key, None))
 
     async def _write(self, stored_key: str, variant: Variant) -> None:
         metadata = {"source-etag": variant.source_etag}
@@ -152,10 +247,18 @@ class Variants:
         else:
             self.stats.writes += 1
 
-    async def flush(self) -> None:
-        """Wait for pending result-store writes (on shutdown, and in tests)."""
-        while self._writes:
-            await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+def variant_folder(result_prefix: str, key: str) -> str:
+    spread = hashlib.sha256(key.encode()).hexdigest()[:2]
+    return f"{result_prefix}{spread}/{key}/"
+
+
+def _is_variant_of(name: str, folder: str) -> bool:
+    # Exactly `<folder>v<N>/<options>`: not the variants of a longer key that
+    # happens to share the folder's text.
+    rest = name[len(folder) :]
+    version, slash, options = rest.partition("/")
+    return bool(slash) and version[:1] == "v" and version[1:].isdigit() and "/" not in options
 
 
 def http_date(moment: datetime) -> str:

@@ -64,3 +64,8 @@ def avif_with_zeroed_pixels(avif: bytes) -> bytes:
     """A well-formed AVIF container whose coded pixel data (the `mdat` box) is zeros."""
     start = avif.index(b"mdat") + 4
     return avif[:start] + bytes(len(avif) - start)
+
+
+def avif_without_an_image_item(avif: bytes) -> bytes:
+    """A well-formed AVIF container whose only item is no longer an `av01` image."""
+    return avif.replace(b"av01", b"xxxx", 1)
