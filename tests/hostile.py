@@ -69,3 +69,45 @@ def avif_with_zeroed_pixels(avif: bytes) -> bytes:
 def avif_without_an_image_item(avif: bytes) -> bytes:
     """A well-formed AVIF container whose only item is no longer an `av01` image."""
     return avif.replace(b"av01", b"xxxx", 1)
+
+
+def jpeg_claiming(jpeg: bytes, width: int, height: int) -> bytes:
+    """A real JPEG whose SOF marker is patched to claim `width` x `height`."""
+    data = bytearray(jpeg)
+    index = 2
+    while index < len(data) - 9:
+        marker = data[index + 1]
+        length = struct.unpack(">H", data[index + 2 : index + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            data[index + 5 : index + 9] = struct.pack(">HH", height, width)
+            return bytes(data)
+        index += 2 + length
+    raise ValueError("no SOF marker")
+
+
+def webp_canvas_claiming(width: int, height: int) -> bytes:
+    """An extended (VP8X) WebP header claiming a canvas, with an empty VP8L image."""
+    vp8x = (
+        struct.pack("<I", 0x10)
+        + (width - 1).to_bytes(3, "little")
+        + (height - 1).to_bytes(3, "little")
+    )
+    chunks = b"VP8X" + struct.pack("<I", len(vp8x)) + vp8x
+    chunks += b"VP8L" + struct.pack("<I", 5) + b"\x2f\x00\x00\x00\x00" + b"\x00"
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
+
+
+def mangled(data: bytes, count: int, seed: int) -> list[bytes]:
+    """`count` copies with a few bytes past the signature overwritten (seeded)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        copy = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            copy[rng.randrange(12, len(copy))] = rng.randrange(256)
+        out.append(bytes(copy))
+    return out
+
+
+def truncations(data: bytes) -> list[bytes]:
+    return [data[: len(data) * tenth // 10] for tenth in (1, 3, 5, 7, 9)] + [data[:-2]]
