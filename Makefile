@@ -3,8 +3,12 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bootstrapped
+TEST_STAMP := $(VENV)/.bootstrapped-test
+# What the tests start for real besides SeaweedFS: nginx, node (the CloudFront
+# Function's tests) and wrk (the benchmark).
+TEST_APT := nginx nodejs wrk
 
-.PHONY: setup run test lint unit clean
+.PHONY: setup test-setup run test lint bench clean
 
 setup: $(STAMP)
 
@@ -12,10 +16,16 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 	VENV=$(VENV) scripts/bootstrap.sh
 	touch $@
 
+test-setup: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	VENV=$(VENV) scripts/bootstrap.sh $(TEST_APT)
+	touch $@
+
 run: setup
 	$(PY) -m proxy demo
 
-lint: setup
+lint: test-setup
 	$(VENV)/bin/ruff check proxy tests
 	$(VENV)/bin/mypy proxy
 

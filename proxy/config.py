@@ -62,6 +62,9 @@ class Config:
     origin_secret: str | None = None
     revalidate_seconds: int = 300
     path_templates: tuple[str, ...] = ()
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    shutdown_timeout: float = 25.0
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -240,6 +243,13 @@ def _log_level(raw: str) -> str:
     return value
 
 
+def _path(raw: str) -> str | None:
+    value = raw.strip()
+    if value and not os.path.isfile(value):
+        raise ValueError(f"is not a readable file: {value}")
+    return value or None
+
+
 def _bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -326,6 +336,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "origin_secret": _secret,
     "revalidate_seconds": _int(0, 30 * 86400),
     "path_templates": _templates,
+    "tls_cert": _path,
+    "tls_key": _path,
+    "shutdown_timeout": _float(0, 3600),
 }
 
 
@@ -354,6 +367,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             problems.append(
                 f"PROXY_EAGER_PRESETS names {name!r}, which PROXY_PRESETS does not define"
             )
+    if bool(values.get("tls_cert")) != bool(values.get("tls_key")):
+        problems.append("PROXY_TLS_CERT and PROXY_TLS_KEY must be set together")
     if values.get("only_presets") and not values.get("presets"):
         problems.append("PROXY_ONLY_PRESETS is on but PROXY_PRESETS defines none")
     if problems:
