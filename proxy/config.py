@@ -67,121 +67,37 @@ class Config:
     shutdown_timeout: float = 25.0
 
 
+# fmt: off
 SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "PROXY_S3_BUCKET",
-        "s3_bucket",
-        None,
-        "Bucket holding originals and stored variants (required).",
-    ),
-    Setting(
-        "PROXY_S3_ENDPOINT_URL",
-        "s3_endpoint_url",
-        "",
-        "S3-compatible endpoint (MinIO, R2, SeaweedFS); path-style addressing. Empty: AWS S3.",
-    ),
+    Setting("PROXY_S3_BUCKET", "s3_bucket", None, "Bucket holding originals and stored variants (required)."),
+    Setting("PROXY_S3_ENDPOINT_URL", "s3_endpoint_url", "", "S3-compatible endpoint (MinIO, R2, SeaweedFS); path-style addressing. Empty: AWS S3."),
     Setting("PROXY_HOST", "host", "0.0.0.0", "Address to listen on."),
     Setting("PROXY_PORT", "port", "8080", "Port to listen on."),
-    Setting(
-        "PROXY_RESULT_PREFIX",
-        "result_prefix",
-        "_variants/",
-        "Key prefix of stored variants; keys under it are never served or written as originals.",
-    ),
-    Setting(
-        "PROXY_MAX_DIMENSION",
-        "max_dimension",
-        "5000",
-        "Largest accepted `w`/`h` (after `dpr`), in pixels.",
-    ),
-    Setting(
-        "PROXY_MAX_SOURCE_BYTES",
-        "max_source_bytes",
-        "41943040",
-        "Largest original read, in bytes; larger ones get 413 without being read.",
-    ),
-    Setting(
-        "PROXY_MAX_SOURCE_PIXELS",
-        "max_source_pixels",
-        "50000000",
-        "Largest original decoded, in pixels (checked from the header); larger ones get 413.",
-    ),
-    Setting(
-        "PROXY_MEMORY_CACHE_MB",
-        "memory_cache_mb",
-        "256",
-        "Size of the in-process variant cache, in MiB of image bytes (0 turns it off).",
-    ),
-    Setting(
-        "PROXY_CACHE_MAX_AGE", "cache_max_age", "86400", "`max-age` of image responses, in seconds."
-    ),
+    Setting("PROXY_RESULT_PREFIX", "result_prefix", "_variants/", "Key prefix of stored variants; keys under it are never served or written as originals."),
+    Setting("PROXY_MAX_DIMENSION", "max_dimension", "5000", "Largest accepted `w`/`h` (after `dpr`), in pixels."),
+    Setting("PROXY_MAX_SOURCE_BYTES", "max_source_bytes", "41943040", "Largest original read, in bytes; larger ones get 413 without being read."),
+    Setting("PROXY_MAX_SOURCE_PIXELS", "max_source_pixels", "50000000", "Largest original decoded, in pixels (checked from the header); larger ones get 413."),
+    Setting("PROXY_MEMORY_CACHE_MB", "memory_cache_mb", "256", "Size of the in-process variant cache, in MiB of image bytes (0 turns it off)."),
+    Setting("PROXY_CACHE_MAX_AGE", "cache_max_age", "86400", "`max-age` of image responses, in seconds."),
     Setting("PROXY_RENDER_WORKERS", "render_workers", "number of CPUs", "Render processes."),
-    Setting(
-        "PROXY_RENDER_TIMEOUT",
-        "render_timeout",
-        "20",
-        "Deadline of one render, in seconds; then 503 and the worker is replaced.",
-    ),
-    Setting(
-        "PROXY_S3_CONNECT_TIMEOUT", "s3_connect_timeout", "2", "S3 connect timeout, in seconds."
-    ),
+    Setting("PROXY_RENDER_TIMEOUT", "render_timeout", "20", "Deadline of one render, in seconds; then 503 and the worker is replaced."),
+    Setting("PROXY_S3_CONNECT_TIMEOUT", "s3_connect_timeout", "2", "S3 connect timeout, in seconds."),
     Setting("PROXY_S3_READ_TIMEOUT", "s3_read_timeout", "10", "S3 read timeout, in seconds."),
-    Setting(
-        "PROXY_S3_MAX_ATTEMPTS",
-        "s3_max_attempts",
-        "3",
-        "S3 attempts per call (botocore standard retries with backoff).",
-    ),
-    Setting(
-        "PROXY_READY_INTERVAL",
-        "ready_interval",
-        "5",
-        "Seconds between the S3 canary checks behind `/readyz`.",
-    ),
+    Setting("PROXY_S3_MAX_ATTEMPTS", "s3_max_attempts", "3", "S3 attempts per call (botocore standard retries with backoff)."),
+    Setting("PROXY_READY_INTERVAL", "ready_interval", "5", "Seconds between the S3 canary checks behind `/readyz`."),
     Setting("PROXY_LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
-    Setting(
-        "PROXY_SIGNING_KEYS",
-        "signing_keys",
-        "",
-        "Comma-separated secrets (16+ characters each). When set, every request but the health checks needs a valid `s` signature; the first key signs, every key verifies.",
-    ),
-    Setting(
-        "PROXY_PRESETS",
-        "presets",
-        "",
-        "Named option sets, `name:query` separated by commas, e.g. `thumb:w=200&h=200&fit=cover,card:w=600&h=400&fit=cover`; used as `?preset=thumb`.",
-    ),
-    Setting(
-        "PROXY_ONLY_PRESETS",
-        "only_presets",
-        "false",
-        "`true`: only `?preset=` variants are served (400 for arbitrary sizes).",
-    ),
-    Setting(
-        "PROXY_EAGER_PRESETS",
-        "eager_presets",
-        "",
-        "Comma-separated presets rendered and stored in the background after every upload.",
-    ),
-    Setting(
-        "PROXY_ORIGIN_SECRET",
-        "origin_secret",
-        "",
-        "When set, requests must carry it in `X-Origin-Secret` (403 otherwise); health checks are exempt.",
-    ),
-    Setting(
-        "PROXY_REVALIDATE_SECONDS",
-        "revalidate_seconds",
-        "300",
-        "Age after which a cached or stored variant is checked against its original's ETag (an original changed directly in S3 stops being served stale after this).",
-    ),
-    Setting(
-        "PROXY_PATH_TEMPLATES",
-        "path_templates",
-        "",
-        "Comma-separated path patterns mapped onto the same options, e.g. `/processed_images/{w}x{h}/{key},/{preset}/{key}`. Placeholders: `{w}` `{h}` `{fit}` `{fm}` `{q}` `{dpr}` `{preset}`, and `{key}` last.",
-    ),
+    Setting("PROXY_SIGNING_KEYS", "signing_keys", "", "Comma-separated secrets (16+ characters each). When set, every request but the health checks needs a valid `s` signature; the first key signs, every key verifies."),
+    Setting("PROXY_PRESETS", "presets", "", "Named option sets, `name:query` separated by commas, e.g. `thumb:w=200&h=200&fit=cover,card:w=600&h=400&fit=cover`; used as `?preset=thumb`."),
+    Setting("PROXY_ONLY_PRESETS", "only_presets", "false", "`true`: only `?preset=` variants are served (400 for arbitrary sizes)."),
+    Setting("PROXY_EAGER_PRESETS", "eager_presets", "", "Comma-separated presets rendered and stored in the background after every upload."),
+    Setting("PROXY_ORIGIN_SECRET", "origin_secret", "", "When set, requests must carry it in `X-Origin-Secret` (403 otherwise); health checks are exempt."),
+    Setting("PROXY_REVALIDATE_SECONDS", "revalidate_seconds", "300", "Age after which a cached or stored variant is checked against its original's ETag (an original changed directly in S3 stops being served stale after this)."),
+    Setting("PROXY_TLS_CERT", "tls_cert", "", "PEM certificate (chain) path. With `PROXY_TLS_KEY`, the port speaks TLS 1.2+ only; SIGHUP reloads both."),
+    Setting("PROXY_TLS_KEY", "tls_key", "", "PEM private key path for `PROXY_TLS_CERT`."),
+    Setting("PROXY_SHUTDOWN_TIMEOUT", "shutdown_timeout", "25", "On SIGTERM: seconds in-flight requests get to finish (`/readyz` says 503 at once)."),
+    Setting("PROXY_PATH_TEMPLATES", "path_templates", "", "Comma-separated path patterns mapped onto the same options, e.g. `/processed_images/{w}x{h}/{key},/{preset}/{key}`. Placeholders: `{w}` `{h}` `{fit}` `{fm}` `{q}` `{dpr}` `{preset}`, and `{key}` last."),
 )
+# fmt: on
 
 
 def _int(low: int, high: int) -> Callable[[str], int]:
