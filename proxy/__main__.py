@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
 from .config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
@@ -127,16 +125,16 @@ def serve(banner: str = "") -> int:
     if config is None:
         return 2
     _setup_logging(config.log_level)
-    from .app import create_app  # imported late: a config error should not wait for PIL
+    import asyncio
 
-    async def announce(_: web.Application) -> None:
-        logging.getLogger("proxy").info("listening on %s:%s", config.host, config.port)
+    from .app import create_app  # imported late: a config error should not wait for PIL
+    from .server import serve as serve_app
+
+    async def announce() -> None:
         if banner:
             print(banner, flush=True)
 
-    app = create_app(config)
-    app.on_startup.append(announce)
-    web.run_app(app, host=config.host, port=config.port, access_log=None, print=None)
+    asyncio.run(serve_app(create_app(config), config, on_started=announce))
     return 0
 
 

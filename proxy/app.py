@@ -22,7 +22,20 @@ from .cache import MemoryCache
 from .config import Config
 from .health import Readiness
 from .imaging import Limits, is_simd_build, pil_version
-from .keys import CONFIG, MEMORY, ORIGINALS, READINESS, RENDERER, STORE, URLS, VARIANTS
+from .keys import (
+    CONFIG,
+    LIFECYCLE,
+    MEMORY,
+    METRICS,
+    ORIGINALS,
+    READINESS,
+    RENDERER,
+    STORE,
+    URLS,
+    VARIANTS,
+)
+from .lifecycle import Lifecycle
+from .metrics import Metrics
 from .middlewares import access_control, errors, request_context
 from .options import ResizeOptions
 from .originals import Originals
@@ -46,10 +59,11 @@ class Services:
 
 
 @contextlib.asynccontextmanager
-async def open_services(config: Config) -> AsyncIterator[Services]:
+async def open_services(config: Config, metrics: Metrics | None = None) -> AsyncIterator[Services]:
     log.info("PIL %s (Pillow-SIMD: %s)", pil_version(), "yes" if is_simd_build() else "NO")
+    metrics = metrics or Metrics()
     async with open_s3_client(config) as client:
-        store = S3Store(client, config.s3_bucket)
+        store = S3Store(client, config.s3_bucket, metrics)
         renderer = Renderer(
             config.render_workers,
             config.render_timeout,
@@ -67,7 +81,9 @@ async def open_services(config: Config) -> AsyncIterator[Services]:
                 result_prefix=config.result_prefix,
                 max_source_bytes=config.max_source_bytes,
                 revalidate_seconds=config.revalidate_seconds,
+                metrics=metrics,
             )
+            metrics.memory_bytes.set_function(lambda: memory.bytes)
             urls = UrlResolver(
                 result_prefix=config.result_prefix,
                 max_dimension=config.max_dimension,
@@ -99,10 +115,13 @@ def every_negotiable_format(options: ResizeOptions) -> list[ResizeOptions]:
 def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[request_context, errors, access_control])
     app[CONFIG] = config
+    app[METRICS] = Metrics()
+    app[LIFECYCLE] = Lifecycle()
     app.cleanup_ctx.extend([services, readiness])
     app.on_response_prepare.append(_server_header)
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/readyz", handlers.readyz)
+    app.router.add_get("/metrics", handlers.metrics)
     app.router.add_get("/{key:.+}", handlers.image)
     app.router.add_put("/{key:.+}", handlers.upload)
     app.router.add_delete("/{key:.+}", handlers.delete)
@@ -110,7 +129,7 @@ def create_app(config: Config) -> web.Application:
 
 
 async def services(app: web.Application) -> AsyncIterator[None]:
-    async with open_services(app[CONFIG]) as built:
+    async with open_services(app[CONFIG], app[METRICS]) as built:
         app[STORE] = built.store
         app[RENDERER] = built.renderer
         app[MEMORY] = built.memory
@@ -121,7 +140,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
 
 
 async def readiness(app: web.Application) -> AsyncIterator[None]:
-    state = Readiness(app[STORE], app[CONFIG].ready_interval)
+    state = Readiness(app[STORE], app[CONFIG].ready_interval, app[LIFECYCLE])
     app[READINESS] = state
     task = asyncio.create_task(state.run())
     yield

@@ -8,10 +8,18 @@ from aiohttp import web
 
 from .errors import BadOption, UnsupportedMediaType
 from .imaging import sniff_format
-from .keys import CONFIG, ORIGINALS, READINESS, STORE, URLS, VARIANTS
+from .keys import CONFIG, METRICS, ORIGINALS, READINESS, STORE, URLS, VARIANTS
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .middlewares import TIMINGS
 from .options import CONTENT_TYPES, negotiate_format
 from .originals import read_limited
-from .responses import not_modified, not_modified_response, original_headers, variant_response
+from .responses import (
+    not_modified,
+    not_modified_response,
+    original_headers,
+    server_timing,
+    variant_response,
+)
 from .signing import EXPIRES_PARAM, SIGNATURE_PARAM
 
 log = logging.getLogger(__name__)
@@ -30,6 +38,13 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=request.app[METRICS].render(),
+        headers={"Content-Type": METRICS_CONTENT_TYPE, "Cache-Control": "no-store"},
+    )
+
+
 async def image(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     target = request.app[URLS].resolve(request.path, list(request.query.items()))
@@ -40,10 +55,18 @@ async def image(request: web.Request) -> web.StreamResponse:
     negotiated = options.format is None
     if negotiated:
         options = options.with_format(negotiate_format(request.headers.get("Accept")))
-    variant, cache_status = await request.app[VARIANTS].get(key, options)
-    return variant_response(
-        request, variant, cache_status, max_age=config.cache_max_age, vary_accept=negotiated
+    served = await request.app[VARIANTS].get(key, options)
+    response = variant_response(
+        request,
+        served.variant,
+        served.cache_status,
+        max_age=config.cache_max_age,
+        vary_accept=negotiated,
     )
+    if served.timings:
+        response.headers["Server-Timing"] = server_timing(served.timings)
+    request[TIMINGS] = served.timings
+    return response
 
 
 async def original(request: web.Request, key: str) -> web.StreamResponse:

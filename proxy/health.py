@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from .errors import ProxyError
+from .lifecycle import Lifecycle
 from .storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -14,23 +15,32 @@ log = logging.getLogger(__name__)
 class Readiness:
     """`ready` is true while the last canary (HEAD bucket) succeeded."""
 
-    def __init__(self, store: ObjectStore, interval: float) -> None:
+    def __init__(self, store: ObjectStore, interval: float, lifecycle: Lifecycle) -> None:
         self._store = store
         self._interval = interval
-        self.ready = False
-        self.reason = "starting"
+        self._lifecycle = lifecycle
+        self._canary_ok = False
+        self._reason = "starting"
+
+    @property
+    def ready(self) -> bool:
+        return self._canary_ok and not self._lifecycle.draining
+
+    @property
+    def reason(self) -> str:
+        return "draining" if self._lifecycle.draining else self._reason
 
     async def check_once(self) -> None:
         try:
             await self._store.check()
         except ProxyError as exc:
-            if self.ready:
+            if self._canary_ok:
                 log.warning("not ready: S3 canary failed (%s)", exc.message)
-            self.ready, self.reason = False, "storage unreachable"
+            self._canary_ok, self._reason = False, "storage unreachable"
         else:
-            if not self.ready:
+            if not self._canary_ok:
                 log.info("ready: S3 canary succeeded")
-            self.ready, self.reason = True, "ready"
+            self._canary_ok, self._reason = True, "ready"
 
     async def run(self) -> None:
         while True:

@@ -7,6 +7,8 @@ from aiohttp import web
 from .cache import MemoryCache
 from .config import Config
 from .health import Readiness
+from .lifecycle import Lifecycle
+from .metrics import Metrics
 from .originals import Originals
 from .renderer import Renderer
 from .storage import ObjectStore
@@ -21,3 +23,5 @@ VARIANTS = web.AppKey("variants", Variants)
 ORIGINALS = web.AppKey("originals", Originals)
 URLS = web.AppKey("urls", UrlResolver)
 READINESS = web.AppKey("readiness", Readiness)
+METRICS = web.AppKey("metrics", Metrics)
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)

@@ -14,13 +14,15 @@ from aiohttp.typedefs import Handler
 
 from . import signing
 from .errors import Forbidden, ProxyError
-from .keys import CONFIG
+from .keys import CONFIG, LIFECYCLE, METRICS
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("proxy.access")
 
 ORIGIN_SECRET_HEADER = "X-Origin-Secret"
 REQUEST_ID = web.RequestKey("request_id", str)
+#: Per-step seconds of a variant request (store, fetch, render), for the access log.
+TIMINGS = web.RequestKey("timings", dict[str, float])
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -30,28 +32,47 @@ def request_id_of(request: web.Request) -> str:
 
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Accept a sane X-Request-ID or make one; echo it; log one JSON line."""
+    """Request id (accepted if sane, else made; echoed), in-flight count for the
+    drain, metrics, and one JSON access-log line."""
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if _VALID_ID.fullmatch(incoming) else uuid.uuid4().hex
     request[REQUEST_ID] = request_id
+    metrics = request.app[METRICS]
+    lifecycle = request.app[LIFECYCLE]
     started = time.perf_counter()
-    response = await handler(request)
+    lifecycle.started()
+    metrics.inflight.inc()
+    try:
+        response = await handler(request)
+    finally:
+        metrics.inflight.dec()
+        lifecycle.finished()
     response.headers["X-Request-ID"] = request_id
+    seconds = time.perf_counter() - started
+    route = _route_name(request)
+    cache_status = response.headers.get("X-Cache-Status", "-")
+    metrics.requests.labels(route, request.method, str(response.status), cache_status).inc()
+    metrics.request_seconds.labels(route).observe(seconds)
     if access_log.isEnabledFor(logging.INFO):
-        access_log.info(
-            json.dumps(
-                {
-                    "request_id": request_id,
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status,
-                    "cache": response.headers.get("X-Cache-Status", "-"),
-                    "bytes": response.content_length or 0,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                }
-            )
-        )
+        line = {
+            "request_id": request_id,
+            "method": request.method,
+            "path": request.path,
+            "status": response.status,
+            "cache": cache_status,
+            "bytes": response.content_length or 0,
+            "ms": round(seconds * 1000, 2),
+        }
+        for step, step_seconds in request.get(TIMINGS, {}).items():
+            line[f"{step}_ms"] = round(step_seconds * 1000, 2)
+        access_log.info(json.dumps(line))
     return response
+
+
+def _route_name(request: web.Request) -> str:
+    route = request.match_info.route
+    handler = getattr(route, "handler", None)
+    return getattr(handler, "__name__", "none") if route.resource is not None else "none"
 
 
 @web.middleware
@@ -74,7 +95,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 #: Paths a load balancer probes: never behind the origin secret or a signature.
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 @web.middleware

@@ -99,3 +99,8 @@ def not_modified(
 def _opaque(tag: str) -> str:
     tag = tag.strip()
     return tag[2:] if tag.startswith("W/") else tag
+
+
+def server_timing(timings: dict[str, float]) -> str:
+    """`Server-Timing: store;dur=1.2, fetch;dur=30.5, render;dur=80.1` (milliseconds)."""
+    return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in timings.items())

@@ -95,7 +95,7 @@ def verify(
         raise Forbidden("invalid signature")
     expires = [value for name, value in pairs if name == EXPIRES_PARAM]
     if expires:
-        if len(expires) > 1 or not expires[0].isdigit():
+        if len(expires) > 1 or not (expires[0].isascii() and expires[0].isdigit()):
             raise Forbidden("invalid expiry")
         if int(expires[0]) < now:
             raise Forbidden("signature expired")

@@ -9,6 +9,7 @@ fast 503 instead of a hang.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import Config
 from .errors import NotFound, PayloadTooLarge, ProxyError, ServiceUnavailable
+from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +123,24 @@ class _S3Stream:
 
 
 class S3Store:
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, metrics: Metrics | None = None) -> None:
         self._client = client
         self._bucket = bucket
+        self._metrics = metrics
+
+    async def _call(self, operation: str, key: str, **params: Any) -> Any:
+        """One S3 call: timed, counted, and its errors translated."""
+        started = time.perf_counter()
+        try:
+            return await getattr(self._client, operation)(Bucket=self._bucket, **params)
+        except S3_ERRORS as exc:
+            error = translate(exc, key)
+            if self._metrics is not None:
+                self._metrics.s3_errors.labels(operation, type(error).__name__).inc()
+            raise error from exc
+        finally:
+            if self._metrics is not None:
+                self._metrics.s3_seconds.labels(operation).observe(time.perf_counter() - started)
 
     async def read(self, key: str, *, max_bytes: int) -> StoredObject:
         stream = await self.open(key)
@@ -134,68 +151,54 @@ class S3Store:
         return StoredObject(b"".join(parts), stream.meta)
 
     async def open(self, key: str) -> ObjectStream:
-        try:
-            response = await self._client.get_object(Bucket=self._bucket, Key=key)
-        except S3_ERRORS as exc:
-            raise translate(exc, key) from exc
+        response = await self._call("get_object", key, Key=key)
         return _S3Stream(_meta(response), response["Body"], key)
 
     async def head(self, key: str) -> ObjectMeta:
-        try:
-            response = await self._client.head_object(Bucket=self._bucket, Key=key)
-        except S3_ERRORS as exc:
-            raise translate(exc, key) from exc
-        return _meta(response)
+        return _meta(await self._call("head_object", key, Key=key))
 
     async def write(
         self, key: str, body: bytes, *, content_type: str, metadata: Mapping[str, str]
     ) -> str:
         """Store `body` whole (S3 PutObject is atomic: all of it or nothing); its ETag."""
-        try:
-            response = await self._client.put_object(
-                Bucket=self._bucket,
-                Key=key,
-                Body=body,
-                ContentType=content_type,
-                Metadata=dict(metadata),
-            )
-        except S3_ERRORS as exc:
-            raise translate(exc, key) from exc
+        response = await self._call(
+            "put_object",
+            key,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            Metadata=dict(metadata),
+        )
         return str(response.get("ETag", ""))
 
     async def delete(self, key: str) -> None:
-        try:
-            await self._client.delete_object(Bucket=self._bucket, Key=key)
-        except S3_ERRORS as exc:
-            raise translate(exc, key) from exc
+        await self._call("delete_object", key, Key=key)
 
     async def list_keys(self, prefix: str) -> AsyncIterator[str]:
-        paginator = self._client.get_paginator("list_objects_v2")
-        try:
-            async for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    yield str(item["Key"])
-        except S3_ERRORS as exc:
-            raise translate(exc, prefix) from exc
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"Prefix": prefix}
+            if token:
+                params["ContinuationToken"] = token
+            page = await self._call("list_objects_v2", prefix, **params)
+            for item in page.get("Contents", []):
+                yield str(item["Key"])
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
 
     async def delete_keys(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 at most
             batch = [{"Key": key} for key in keys[start : start + 1000]]
-            try:
-                response = await self._client.delete_objects(
-                    Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True}
-                )
-            except S3_ERRORS as exc:
-                raise translate(exc, "") from exc
+            response = await self._call(
+                "delete_objects", "", Delete={"Objects": batch, "Quiet": True}
+            )
             if response.get("Errors"):
                 log.warning("S3 kept %d objects it was asked to delete", len(response["Errors"]))
                 raise ServiceUnavailable("storage is unavailable", retry_after=2)
 
     async def check(self) -> None:
-        try:
-            await self._client.head_bucket(Bucket=self._bucket)
-        except S3_ERRORS as exc:
-            raise translate(exc, "") from exc
+        await self._call("head_bucket", "")
 
 
 def translate(exc: BaseException, key: str) -> ProxyError:

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Literal
@@ -23,6 +23,7 @@ from cachetools import LRUCache
 from .cache import MemoryCache, SingleFlight
 from .errors import NotFound, ServiceUnavailable
 from .imaging import PIPELINE_VERSION, Rendered
+from .metrics import Metrics
 from .options import ResizeOptions
 from .renderer import Renderer
 from .storage import ObjectMeta, ObjectStore, StoredObject
@@ -73,11 +74,13 @@ def variant_key(result_prefix: str, key: str, options: ResizeOptions) -> str:
 
 
 @dataclass
-class Stats:
-    renders: int = 0
-    source_fetches: int = 0
-    writes: int = 0
-    write_failures: int = 0
+class Served:
+    """A variant and how it was obtained, for headers and Server-Timing."""
+
+    variant: Variant
+    cache_status: CacheStatus
+    #: Seconds spent per step: "store" (result-store read), "fetch", "render".
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Variants:
@@ -100,6 +103,7 @@ class Variants:
         result_prefix: str,
         max_source_bytes: int,
         revalidate_seconds: float,
+        metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
@@ -109,30 +113,30 @@ class Variants:
         self._max_source_bytes = max_source_bytes
         self._revalidate_seconds = revalidate_seconds
         self._clock = clock
-        self._renders: SingleFlight[tuple[str, str, int], tuple[Variant, CacheStatus]] = (
-            SingleFlight()
-        )
+        self._renders: SingleFlight[tuple[str, str, int], Served] = SingleFlight()
         self._sources: SingleFlight[tuple[str, int], StoredObject] = SingleFlight()
         self._heads: SingleFlight[str, ObjectMeta] = SingleFlight()
         self._generations: LRUCache[str, int] = LRUCache(maxsize=100_000)
         self._writes: dict[str, asyncio.Task[None]] = {}
-        self.stats = Stats()
+        self.metrics = metrics or Metrics()
 
-    async def get(self, key: str, options: ResizeOptions) -> tuple[Variant, CacheStatus]:
+    async def get(self, key: str, options: ResizeOptions) -> Served:
         cache_key = (key, options.canonical)
         cached = self._memory.get(cache_key)
         if cached is not None:
             fresh = await self._revalidated(key, cached)
             if fresh is not None:
+                self.metrics.memory_hits.inc()
                 if fresh is not cached:
                     self._memory.put(cache_key, fresh)
-                return fresh, "HIT-MEMORY"
+                return Served(fresh, "HIT-MEMORY")
             self._memory.discard(cache_key)
+        self.metrics.memory_misses.inc()
         generation = self._generations.get(key, 0)
-        result, _ = await self._renders.run(
+        served, _ = await self._renders.run(
             (key, options.canonical, generation), lambda: self._load(key, options, generation)
         )
-        return result
+        return served
 
     async def ensure_stored(self, key: str, options: ResizeOptions) -> bool:
         """Render and store a variant unless S3 has it already; True if rendered now.
@@ -165,33 +169,40 @@ class Variants:
         while self._writes:
             await asyncio.gather(*list(self._writes.values()), return_exceptions=True)
 
-    async def _load(
-        self, key: str, options: ResizeOptions, generation: int
-    ) -> tuple[Variant, CacheStatus]:
+    async def _load(self, key: str, options: ResizeOptions, generation: int) -> Served:
         cache_key = (key, options.canonical)
+        timings: dict[str, float] = {}
         stored_key = variant_key(self._result_prefix, key, options)
+        started = time.perf_counter()
         stored = await self._read_stored(key, stored_key)
+        timings["store"] = time.perf_counter() - started
         if stored is not None:
             self._memory.put(cache_key, stored)
-            return stored, "HIT-STORE"
+            return Served(stored, "HIT-STORE", timings)
+        started = time.perf_counter()
         source = await self._source(key, generation)
+        timings["fetch"] = time.perf_counter() - started
+        started = time.perf_counter()
         variant = await self._render(source, options)
+        timings["render"] = time.perf_counter() - started
         if self._generations.get(key, 0) == generation:  # else the original was replaced meanwhile
             self._memory.put(cache_key, variant)
             self._write_later(stored_key, variant)
-        return variant, "MISS"
+        return Served(variant, "MISS", timings)
 
     async def _source(self, key: str, generation: int) -> StoredObject:
         async def fetch() -> StoredObject:
-            self.stats.source_fetches += 1
+            self.metrics.source_fetches.inc()
             return await self._store.read(key, max_bytes=self._max_source_bytes)
 
         source, _ = await self._sources.run((key, generation), fetch)
         return source
 
     async def _render(self, source: StoredObject, options: ResizeOptions) -> Variant:
-        self.stats.renders += 1
+        self.metrics.renders.inc()
+        started = time.perf_counter()
         rendered = await self._renderer.render(source.body, options)
+        self.metrics.render_seconds.observe(time.perf_counter() - started)
         return Variant.of(rendered, source, verified_at=self._clock())
 
     async def _revalidated(self, key: str, variant: Variant) -> Variant | None:
@@ -242,10 +253,10 @@ class Variants:
                 stored_key, variant.body, content_type=variant.content_type, metadata=metadata
             )
         except Exception:
-            self.stats.write_failures += 1
+            self.metrics.store_writes.labels("failed").inc()
             log.warning("storing a variant failed; it will be rendered again", exc_info=True)
         else:
-            self.stats.writes += 1
+            self.metrics.store_writes.labels("stored").inc()
 
 
 def variant_folder(result_prefix: str, key: str) -> str:

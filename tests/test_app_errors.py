@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from proxy.keys import VARIANTS
+from proxy.keys import METRICS, VARIANTS
 from tests.conftest import (
     NO_READ,
     READ_ONLY,
@@ -199,5 +199,8 @@ async def test_a_failed_result_store_write_does_not_fail_the_response(
     await client.app[VARIANTS].flush()
 
     assert response.status == 200
-    assert client.app[VARIANTS].stats.write_failures == 1
+    failed = client.app[METRICS].registry.get_sample_value(
+        "proxy_result_store_writes_total", {"outcome": "failed"}
+    )
+    assert failed == 1
     assert keys_in(s3, bucket, "_variants/") == []

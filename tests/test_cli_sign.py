@@ -91,7 +91,9 @@ GET_VECTOR = "yj8tDIomjnFhVSVoWGfD4b4_IMdlBTtWqNq7yEuWFkk"
 PUT_VECTOR = "FTD9igtPg1KyN_fFJcGipXX8xVlBIa2pMAq1nk-D-xg"
 
 
-@pytest.mark.parametrize("target", ["/caf%C3%A9/cat.jpg?w=400&fm=webp", "/café/cat.jpg?w=400&fm=webp"])
+@pytest.mark.parametrize(
+    "target", ["/caf%C3%A9/cat.jpg?w=400&fm=webp", "/café/cat.jpg?w=400&fm=webp"]
+)
 def test_fixed_vector_through_the_cli(target: str) -> None:
     assert signed_url(target) == f"/caf%C3%A9/cat.jpg?w=400&fm=webp&s={GET_VECTOR}"
 
@@ -108,7 +110,7 @@ def test_method_is_signed(method: str) -> None:
     path, pairs = decoded(url)
     verify([KEY], method, path, pairs, now=time.time())
     for other in {"GET", "PUT", "DELETE"} - {method}:
-        with pytest.raises(Forbidden, match="^invalid signature$"):
+        with pytest.raises(Forbidden, match=r"^invalid signature$"):
             verify([KEY], other, path, pairs, now=time.time())
 
 
@@ -130,7 +132,7 @@ def test_expires_signs_an_expiry_from_now() -> None:
     assert before + 60 - 2 <= exp[0] <= after + 60 + 2
     assert url == sign(KEY, "GET", "/cat.jpg", [("w", "400")], expires_at=exp[0])
     verify([KEY], "GET", path, pairs, now=time.time())
-    with pytest.raises(Forbidden, match="^signature expired$"):
+    with pytest.raises(Forbidden, match=r"^signature expired$"):
         verify([KEY], "GET", path, pairs, now=exp[0] + 1)
 
 
@@ -183,7 +185,7 @@ def test_no_bucket_or_other_settings_needed_nor_checked() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("target", ["cat.jpg?w=400", "https://cdn.example.com/cat.jpg", ""])
+@pytest.mark.parametrize("target", ["cat.jpg?w=400", "", "?w=400"])
 def test_path_must_start_with_a_slash(target: str) -> None:
     result = run_sign(target)
 

@@ -165,7 +165,7 @@ def test_fixed_vector_verifies_until_it_expires() -> None:
     pairs = [*VECTOR_PAIRS, ("exp", str(VECTOR_EXPIRES)), ("s", VECTOR_SIGNATURE)]
 
     verify([KEY], "GET", VECTOR_PATH, pairs, now=VECTOR_EXPIRES - 1)
-    with pytest.raises(Forbidden, match="^signature expired$"):
+    with pytest.raises(Forbidden, match=r"^signature expired$"):
         verify([KEY], "GET", VECTOR_PATH, pairs, now=VECTOR_EXPIRES + 1)
 
 
@@ -181,9 +181,7 @@ def test_signature_is_base64url_without_padding() -> None:
 
 def test_sign_replaces_any_given_signature_and_expiry() -> None:
     clean = sign(KEY, "GET", "/cat.jpg", [("w", "400")], expires_at=NOW)
-    dirty = sign(
-        KEY, "GET", "/cat.jpg", [("s", "old"), ("w", "400"), ("exp", "1")], expires_at=NOW
-    )
+    dirty = sign(KEY, "GET", "/cat.jpg", [("s", "old"), ("w", "400"), ("exp", "1")], expires_at=NOW)
     assert dirty == clean
 
 
@@ -219,7 +217,7 @@ def replaced(pairs: Pairs, name: str, value: str) -> Pairs:
 
 
 def test_valid_signature_passes() -> None:
-    assert verify([KEY], "GET", PATH, signed(), now=NOW) is None
+    verify([KEY], "GET", PATH, signed(), now=NOW)  # returns, raises nothing
 
 
 def test_valid_signature_without_expiry_passes_forever() -> None:
@@ -275,12 +273,8 @@ def test_valid_until_the_expiry_second_itself() -> None:
             "invalid signature",
             id="truncated",
         ),
-        pytest.param(
-            "GET", "/photos/dog.jpg", signed(), "invalid signature", id="tampered-path"
-        ),
-        pytest.param(
-            "GET", "/photos/cat.jpg/", signed(), "invalid signature", id="trailing-slash"
-        ),
+        pytest.param("GET", "/photos/dog.jpg", signed(), "invalid signature", id="tampered-path"),
+        pytest.param("GET", "/photos/cat.jpg/", signed(), "invalid signature", id="trailing-slash"),
         pytest.param(
             "GET",
             PATH,
@@ -350,19 +344,10 @@ def test_refused(method: str, path: str, pairs: Pairs, reason: str) -> None:
         "0x65",
         pytest.param(
             "²",
-            marks=pytest.mark.xfail(
-                reason="BUG: str.isdigit() accepts '²', int('²') raises ValueError (a 500)",
-                raises=ValueError,
-                strict=True,
-            ),
             id="superscript-two",
         ),
         pytest.param(
             "١٧٠٠٠٠٠٦٠٠",
-            marks=pytest.mark.xfail(
-                reason="BUG: str.isdigit() accepts Arabic-Indic digits as unix seconds",
-                strict=True,
-            ),
             id="arabic-indic-digits",
         ),
     ],
@@ -371,7 +356,7 @@ def test_non_numeric_expiry_is_refused_even_when_signed(exp: str) -> None:
     pairs = [*PARAMS, ("exp", exp)]
     pairs.append(("s", signature(KEY, "GET", PATH, pairs)))
 
-    with pytest.raises(Forbidden, match="^invalid expiry$"):
+    with pytest.raises(Forbidden, match=r"^invalid expiry$"):
         verify([KEY], "GET", PATH, pairs, now=NOW)
 
 
@@ -379,7 +364,7 @@ def test_repeated_expiry_is_refused_even_when_signed() -> None:
     pairs = [*PARAMS, ("exp", str(EXPIRES)), ("exp", str(EXPIRES))]
     pairs.append(("s", signature(KEY, "GET", PATH, pairs)))
 
-    with pytest.raises(Forbidden, match="^invalid expiry$"):
+    with pytest.raises(Forbidden, match=r"^invalid expiry$"):
         verify([KEY], "GET", PATH, pairs, now=NOW)
 
 
@@ -393,26 +378,26 @@ def test_repeated_expiry_is_refused_even_when_signed() -> None:
     ],
 )
 def test_non_ascii_signature_is_forbidden_not_a_type_error(bad: str) -> None:
-    with pytest.raises(Forbidden, match="^invalid signature$"):
+    with pytest.raises(Forbidden, match=r"^invalid signature$"):
         verify([KEY], "GET", PATH, replaced(signed(), "s", bad), now=NOW)
 
 
 def test_valid_signature_with_one_character_made_non_ascii_is_forbidden() -> None:
     pairs = signed()
     sig = pairs[-1][1]
-    with pytest.raises(Forbidden, match="^invalid signature$"):
+    with pytest.raises(Forbidden, match=r"^invalid signature$"):
         verify([KEY], "GET", PATH, replaced(pairs, "s", sig[:-1] + "é"), now=NOW)
 
 
 def test_no_keys_verifies_nothing() -> None:
-    with pytest.raises(Forbidden, match="^invalid signature$"):
+    with pytest.raises(Forbidden, match=r"^invalid signature$"):
         verify([], "GET", PATH, signed(), now=NOW)
 
 
 def test_signature_is_checked_before_expiry() -> None:
     """A forged URL learns nothing about expiry: it is just an invalid signature."""
     pairs = replaced(signed(expires=NOW - 1), "s", signed(key=OTHER_KEY)[-1][1])
-    with pytest.raises(Forbidden, match="^invalid signature$"):
+    with pytest.raises(Forbidden, match=r"^invalid signature$"):
         verify([KEY], "GET", PATH, pairs, now=NOW)
 
 
@@ -448,7 +433,7 @@ def test_old_key_fails_once_removed() -> None:
     pairs = signed(key=OLD_KEY)
     verify([KEY, OLD_KEY], "GET", PATH, pairs, now=NOW)
 
-    with pytest.raises(Forbidden, match="^invalid signature$"):
+    with pytest.raises(Forbidden, match=r"^invalid signature$"):
         verify([KEY], "GET", PATH, pairs, now=NOW)
 
 
