@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from . import handlers
+from .admission import Admission
 from .cache import MemoryCache
 from .config import Config
 from .health import Readiness
@@ -63,11 +64,21 @@ async def open_services(config: Config, metrics: Metrics | None = None) -> Async
     log.info("PIL %s (Pillow-SIMD: %s)", pil_version(), "yes" if is_simd_build() else "NO")
     metrics = metrics or Metrics()
     async with open_s3_client(config) as client:
-        store = S3Store(client, config.s3_bucket, metrics)
+        store = S3Store(client, config.s3_bucket, metrics, deadline=config.s3_deadline)
+        admission = Admission(
+            slots=config.render_workers,
+            max_queue=config.max_queue,
+            budget_bytes=config.max_render_memory_mb * 1024 * 1024,
+            wait_seconds=config.render_timeout,
+            metrics=metrics,
+        )
+        metrics.render_queue.set_function(lambda: admission.waiting)
+        metrics.render_memory.set_function(lambda: admission.used)
         renderer = Renderer(
             config.render_workers,
             config.render_timeout,
             Limits(max_pixels=config.max_source_pixels),
+            admission,
         )
         await renderer.start()
         try:

@@ -51,8 +51,9 @@ class Config:
     render_workers: int = 2
     render_timeout: float = 20.0
     s3_connect_timeout: float = 2.0
-    s3_read_timeout: float = 10.0
+    s3_read_timeout: float = 5.0
     s3_max_attempts: int = 3
+    s3_deadline: float = 8.0
     ready_interval: float = 5.0
     log_level: str = "INFO"
     signing_keys: tuple[str, ...] = ()
@@ -62,6 +63,8 @@ class Config:
     origin_secret: str | None = None
     revalidate_seconds: int = 300
     path_templates: tuple[str, ...] = ()
+    max_queue: int = 64
+    max_render_memory_mb: int = 256
     tls_cert: str | None = None
     tls_key: str | None = None
     shutdown_timeout: float = 25.0
@@ -82,8 +85,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_RENDER_WORKERS", "render_workers", "number of CPUs", "Render processes."),
     Setting("PROXY_RENDER_TIMEOUT", "render_timeout", "20", "Deadline of one render, in seconds; then 503 and the worker is replaced."),
     Setting("PROXY_S3_CONNECT_TIMEOUT", "s3_connect_timeout", "2", "S3 connect timeout, in seconds."),
-    Setting("PROXY_S3_READ_TIMEOUT", "s3_read_timeout", "10", "S3 read timeout, in seconds."),
+    Setting("PROXY_S3_READ_TIMEOUT", "s3_read_timeout", "5", "S3 read timeout, in seconds."),
     Setting("PROXY_S3_MAX_ATTEMPTS", "s3_max_attempts", "3", "S3 attempts per call (botocore standard retries with backoff)."),
+    Setting("PROXY_S3_DEADLINE", "s3_deadline", "8", "Most seconds one S3 call may take with all its retries (and the body of an original); then 503."),
     Setting("PROXY_READY_INTERVAL", "ready_interval", "5", "Seconds between the S3 canary checks behind `/readyz`."),
     Setting("PROXY_LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Setting("PROXY_SIGNING_KEYS", "signing_keys", "", "Comma-separated secrets (16+ characters each). When set, every request but the health checks needs a valid `s` signature; the first key signs, every key verifies."),
@@ -92,6 +96,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_EAGER_PRESETS", "eager_presets", "", "Comma-separated presets rendered and stored in the background after every upload."),
     Setting("PROXY_ORIGIN_SECRET", "origin_secret", "", "When set, requests must carry it in `X-Origin-Secret` (403 otherwise); health checks are exempt."),
     Setting("PROXY_REVALIDATE_SECONDS", "revalidate_seconds", "300", "Age after which a cached or stored variant is checked against its original's ETag (an original changed directly in S3 stops being served stale after this)."),
+    Setting("PROXY_MAX_QUEUE", "max_queue", "64", "Renders admitted and waiting at most; beyond it 503 with Retry-After."),
+    Setting("PROXY_MAX_RENDER_MEMORY_MB", "max_render_memory_mb", "256", "Memory budget of the renders running at once, estimated from each image's header after shrink-on-load (a bigger render runs alone); waiting past PROXY_RENDER_TIMEOUT is a 503."),
     Setting("PROXY_TLS_CERT", "tls_cert", "", "PEM certificate (chain) path. With `PROXY_TLS_KEY`, the port speaks TLS 1.2+ only; SIGHUP reloads both."),
     Setting("PROXY_TLS_KEY", "tls_key", "", "PEM private key path for `PROXY_TLS_CERT`."),
     Setting("PROXY_SHUTDOWN_TIMEOUT", "shutdown_timeout", "25", "On SIGTERM: seconds in-flight requests get to finish (`/readyz` says 503 at once)."),
@@ -243,6 +249,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "s3_connect_timeout": _float(0.1, 120),
     "s3_read_timeout": _float(0.1, 600),
     "s3_max_attempts": _int(1, 10),
+    "s3_deadline": _float(0.5, 600),
     "ready_interval": _float(0.1, 3600),
     "log_level": _log_level,
     "signing_keys": _signing_keys,
@@ -252,6 +259,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "origin_secret": _secret,
     "revalidate_seconds": _int(0, 30 * 86400),
     "path_templates": _templates,
+    "max_queue": _int(1, 100_000),
+    "max_render_memory_mb": _int(16, 1 << 20),
     "tls_cert": _path,
     "tls_key": _path,
     "shutdown_timeout": _float(0, 3600),

@@ -326,6 +326,25 @@ def probe(data: bytes, limits: Limits) -> SourceInfo:
     return SourceInfo(work.source_format, *work.image.size)
 
 
+def memory_needed(data: bytes, options: ResizeOptions, limits: Limits) -> int:
+    """Bytes a render of `data` will hold at its peak, from the header alone:
+    the source bytes, the decoded image (after JPEG shrink-on-load; PIL keeps 4
+    bytes a pixel), the resampler's intermediate (output width x decoded
+    height), and the output twice (image and encoder buffers)."""
+    work = Work(data, options, limits)
+    for step in (sniff, open_header, plan_geometry):
+        step(work)
+    width, height = work.image.size
+    if work.source_format == "jpeg":
+        wanted = geometry.draft_size(work.plan)
+        oriented = work.plan.source
+        ratio = min(oriented[0] // max(1, wanted[0]), oriented[1] // max(1, wanted[1]))
+        reduction = next((r for r in (8, 4, 2) if r <= ratio), 1)
+        width, height = -(-width // reduction), -(-height // reduction)
+    out_width, out_height = work.plan.canvas or work.plan.size
+    return len(data) + 4 * (width * height + out_width * height + 2 * out_width * out_height)
+
+
 def inspect(data: bytes, limits: Limits) -> SourceInfo:
     """Check that a whole file decodes (uploads): header, limits, every byte of
     pixel data. JPEGs decode at 1/8 scale, which still reads all of the data."""

@@ -14,20 +14,25 @@ renders run at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from multiprocessing.context import BaseContext
 from typing import Any
 
 from . import imaging
+from .admission import Admission
 from .errors import ProxyError, ServiceUnavailable, Unprocessable
 from .imaging import Limits, Rendered, SourceInfo
 from .options import ResizeOptions
 
 log = logging.getLogger(__name__)
+#: What an upload's inspection decodes: the smallest shrink-on-load.
+_INSPECTION = ResizeOptions(width=1, height=1, fit="fill")
 
 
 def _context() -> BaseContext:
@@ -84,8 +89,11 @@ class _Worker:
 class Renderer:
     """`await renderer.render(data, options)` in a worker process, with a deadline."""
 
-    def __init__(self, workers: int, timeout: float, limits: Limits) -> None:
+    def __init__(
+        self, workers: int, timeout: float, limits: Limits, admission: Admission | None = None
+    ) -> None:
         self._ctx = _context()
+        self._admission = admission
         self._timeout = timeout
         self._limits = limits
         self._size = workers
@@ -115,15 +123,23 @@ class Renderer:
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def render(self, data: bytes, options: ResizeOptions) -> Rendered:
-        rendered = await self._run(imaging.render, data, options, self._limits)
+        # The header is read here, on the loop (microseconds), to know the cost.
+        cost = imaging.memory_needed(data, options, self._limits)
+        async with self._admitted(cost):
+            rendered = await self._run(imaging.render, data, options, self._limits)
         assert isinstance(rendered, Rendered)
         return rendered
 
     async def inspect(self, data: bytes) -> SourceInfo:
         """Check that a whole upload decodes, within the limits."""
-        info = await self._run(imaging.inspect, data, self._limits)
+        cost = imaging.memory_needed(data, _INSPECTION, self._limits)
+        async with self._admitted(cost):
+            info = await self._run(imaging.inspect, data, self._limits)
         assert isinstance(info, SourceInfo)
         return info
+
+    def _admitted(self, cost: int) -> AbstractAsyncContextManager[None]:
+        return self._admission.admit(cost) if self._admission else contextlib.nullcontext()
 
     async def _run(self, function: Callable[..., object], *args: object) -> object:
         worker = await self._idle.get()

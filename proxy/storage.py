@@ -8,6 +8,7 @@ fast 503 instead of a hang.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -123,16 +124,26 @@ class _S3Stream:
 
 
 class S3Store:
-    def __init__(self, client: Any, bucket: str, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        metrics: Metrics | None = None,
+        *,
+        deadline: float = 10.0,
+    ) -> None:
         self._client = client
         self._bucket = bucket
         self._metrics = metrics
+        # botocore's timeouts are per attempt; this bounds a call with its retries.
+        self._deadline = deadline
 
     async def _call(self, operation: str, key: str, **params: Any) -> Any:
-        """One S3 call: timed, counted, and its errors translated."""
+        """One S3 call: timed, counted, bounded by the deadline, its errors translated."""
         started = time.perf_counter()
         try:
-            return await getattr(self._client, operation)(Bucket=self._bucket, **params)
+            async with asyncio.timeout(self._deadline):
+                return await getattr(self._client, operation)(Bucket=self._bucket, **params)
         except S3_ERRORS as exc:
             error = translate(exc, key)
             if self._metrics is not None:
@@ -147,7 +158,12 @@ class S3Store:
         if stream.meta.content_length > max_bytes:
             stream.close()  # refuse without reading it
             raise PayloadTooLarge("original is too large")
-        parts = [chunk async for chunk in stream.chunks()]
+        try:
+            async with asyncio.timeout(self._deadline):
+                parts = [chunk async for chunk in stream.chunks()]
+        except TimeoutError:
+            stream.close()
+            raise ServiceUnavailable("storage is unavailable", retry_after=2) from None
         return StoredObject(b"".join(parts), stream.meta)
 
     async def open(self, key: str) -> ObjectStream:

@@ -225,8 +225,6 @@ class Variants:
             stored = await self._store.read(stored_key, max_bytes=self._max_source_bytes)
         except NotFound:
             return None
-        except ServiceUnavailable:
-            return None  # the original's fetch will say whether S3 is really down
         meta = stored.meta
         age = max(0.0, (datetime.now(UTC) - meta.last_modified).total_seconds())
         variant = Variant(

@@ -44,7 +44,7 @@ def test_only_the_bucket_is_needed_and_everything_else_has_a_default(
         render_workers=6,
         render_timeout=20.0,
         s3_connect_timeout=2.0,
-        s3_read_timeout=10.0,
+        s3_read_timeout=5.0,
         s3_max_attempts=3,
         ready_interval=5.0,
         log_level="INFO",
