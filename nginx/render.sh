@@ -17,7 +17,7 @@ set -eu
 : "${NGINX_LISTEN:=443}"
 : "${NGINX_CLIENT_MAX_BODY_SIZE:=40m}"
 : "${NGINX_PROXY_CACHE:=off}"
-: "${NGINX_CACHE_DIR:=/var/cache/nginx/resize-proxy}"
+: "${NGINX_CACHE_DIR:=/var/cache/nginx-resize-proxy}"
 : "${NGINX_CACHE_MAX_SIZE:=10g}"
 : "${NGINX_ACCESS_LOG:=/var/log/nginx/resize-proxy.access.log}"
 

@@ -39,10 +39,8 @@ def stop(process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
     # Leftover children (a render worker, an nginx worker) die with the group.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -74,7 +72,7 @@ class Replica:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, environ: Mapping[str, str], timeout: float = 30.0) -> None:
+    def launch(self, environ: Mapping[str, str]) -> None:
         env = {name: value for name, value in os.environ.items() if not name.startswith("PROXY_")}
         env.update(environ)
         env.update({"PROXY_HOST": "127.0.0.1", "PROXY_PORT": str(self.port)})
@@ -88,6 +86,10 @@ class Replica:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until `/readyz` says 200 (its S3 canary succeeded)."""
+        assert self.process is not None
         try:
             _wait_for(self._ready, self.process, f"replica {self.name}", timeout)
         except RuntimeError as exc:
