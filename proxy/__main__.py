@@ -118,6 +118,12 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    # The access log is one JSON object a line, nothing else, for log shippers.
+    access = logging.getLogger("proxy.access")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.handlers = [handler]
+    access.propagate = False
 
 
 def serve(banner: str = "") -> int:

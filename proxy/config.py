@@ -68,6 +68,7 @@ class Config:
     tls_cert: str | None = None
     tls_key: str | None = None
     shutdown_timeout: float = 25.0
+    drain_delay: float = 0.0
 
 
 # fmt: off
@@ -101,6 +102,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_TLS_CERT", "tls_cert", "", "PEM certificate (chain) path. With `PROXY_TLS_KEY`, the port speaks TLS 1.2+ only; SIGHUP reloads both."),
     Setting("PROXY_TLS_KEY", "tls_key", "", "PEM private key path for `PROXY_TLS_CERT`."),
     Setting("PROXY_SHUTDOWN_TIMEOUT", "shutdown_timeout", "25", "On SIGTERM: seconds in-flight requests get to finish (`/readyz` says 503 at once)."),
+    Setting("PROXY_DRAIN_DELAY", "drain_delay", "0", "On SIGTERM: seconds `/readyz` says 503 while still serving, before in-flight requests are awaited and the port closes (let load balancers notice; e.g. 5-10)."),
     Setting("PROXY_PATH_TEMPLATES", "path_templates", "", "Comma-separated path patterns mapped onto the same options, e.g. `/processed_images/{w}x{h}/{key},/{preset}/{key}`. Placeholders: `{w}` `{h}` `{fit}` `{fm}` `{q}` `{dpr}` `{preset}`, and `{key}` last."),
 )
 # fmt: on
@@ -264,6 +266,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "tls_cert": _path,
     "tls_key": _path,
     "shutdown_timeout": _float(0, 3600),
+    "drain_delay": _float(0, 600),
 }
 
 

@@ -1,8 +1,9 @@
 """Running the app: plain HTTP or TLS 1.2+, SIGHUP certificate reload, graceful drain.
 
 On SIGTERM (or SIGINT) the server keeps its port open while it drains:
-`/readyz` answers 503 at once, so load balancers stop sending traffic; requests
-in flight finish (up to `PROXY_SHUTDOWN_TIMEOUT`); then the listener closes,
+`/readyz` answers 503 at once, so load balancers stop sending traffic (for
+`PROXY_DRAIN_DELAY` seconds it goes on serving new requests too); requests in
+flight finish (up to `PROXY_SHUTDOWN_TIMEOUT`); then the listener closes,
 pending result-store writes are flushed by the cleanup contexts, and the
 process exits 0. On SIGHUP the certificate and key are read again: new
 handshakes use them, open connections are not touched.
@@ -66,6 +67,7 @@ async def serve(
         lifecycle = app[LIFECYCLE]
         lifecycle.draining = True
         log.info("draining: %d requests in flight", lifecycle.inflight)
+        await asyncio.sleep(config.drain_delay)  # still serving; load balancers see 503
         if not await lifecycle.wait_idle(config.shutdown_timeout):
             log.warning("shutdown timeout: %d requests cut off", lifecycle.inflight)
     finally:

@@ -195,3 +195,33 @@ def test_sigterm_drains_in_flight_requests_while_readyz_says_503(
     finally:
         stop(process)
         slow_s3.stop()
+
+
+def test_drain_delay_keeps_serving_while_readyz_says_503(
+    tmp_path: Path, s3_server: SeaweedS3, bucket: str
+) -> None:
+    port = free_port()
+    process = start_proxy(
+        {
+            "PROXY_S3_BUCKET": bucket,
+            "PROXY_S3_ENDPOINT_URL": s3_server.endpoint_url,
+            "PROXY_PORT": str(port),
+            "PROXY_READY_INTERVAL": "0.2",
+            "PROXY_DRAIN_DELAY": "2",
+        },
+        tmp_path / "proxy.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: urllib.request.urlopen(f"{base}/readyz", timeout=1).status == 200)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+
+        with pytest.raises(urllib.error.HTTPError) as readyz:
+            urllib.request.urlopen(f"{base}/readyz", timeout=5)
+        assert readyz.value.code == 503
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as live:
+            assert live.status == 200  # a new request during the delay is still served
+        assert process.wait(timeout=30) == 0
+    finally:
+        stop(process)
