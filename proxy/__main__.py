@@ -190,17 +190,7 @@ def run_demo(data_dir: Path) -> int:
 
 
 def _upload_samples(server: SeaweedS3, bucket: str, samples: dict[str, tuple[bytes, str]]) -> None:
-    import botocore.session
-    from botocore.config import Config as BotoConfig
-
-    client = botocore.session.get_session().create_client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=server.credentials.access_key,
-        aws_secret_access_key=server.credentials.secret_key,
-        config=BotoConfig(s3={"addressing_style": "path"}),
-    )
+    client = server.client()
     for key, (body, content_type) in samples.items():
         client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 

@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _SERVICES = ("master", "volume", "filer", "s3", "admin")
 
@@ -161,20 +162,26 @@ class SeaweedS3:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
-    def create_bucket(self, bucket: str, timeout: float = 30.0) -> None:
-        """Create the bucket, retrying while the filer behind S3 is still starting."""
+    def client(self, credentials: S3Credentials | None = None) -> Any:
+        """A plain (sync) botocore S3 client for this server, SigV4, path-style."""
         import botocore.session
         from botocore.config import Config
-        from botocore.exceptions import BotoCoreError, ClientError
 
-        client = botocore.session.get_session().create_client(
+        who = credentials or self.credentials
+        return botocore.session.get_session().create_client(
             "s3",
             endpoint_url=self.endpoint_url,
             region_name="us-east-1",
-            aws_access_key_id=self.credentials.access_key,
-            aws_secret_access_key=self.credentials.secret_key,
+            aws_access_key_id=who.access_key,
+            aws_secret_access_key=who.secret_key,
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
         )
+
+    def create_bucket(self, bucket: str, timeout: float = 30.0) -> None:
+        """Create the bucket, retrying while the filer behind S3 is still starting."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self.client()
         deadline = time.monotonic() + timeout
         while True:
             try:

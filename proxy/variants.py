@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Literal
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 
 from .cache import MemoryCache, SingleFlight
 from .errors import NotFound, ServiceUnavailable
@@ -31,6 +31,8 @@ from .storage import ObjectMeta, ObjectStore, StoredObject
 log = logging.getLogger(__name__)
 
 CacheStatus = Literal["MISS", "HIT-MEMORY", "HIT-STORE"]
+#: Seconds an original's bytes are kept for other renders of it.
+SOURCE_TTL = 10.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Variants:
         result_prefix: str,
         max_source_bytes: int,
         revalidate_seconds: float,
+        source_cache_bytes: int = 128 * 1024 * 1024,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -115,6 +118,9 @@ class Variants:
         self._clock = clock
         self._renders: SingleFlight[tuple[str, str, int], Served] = SingleFlight()
         self._sources: SingleFlight[tuple[str, int], StoredObject] = SingleFlight()
+        self._recent_sources: TTLCache[tuple[str, int], StoredObject] = TTLCache(
+            maxsize=source_cache_bytes, ttl=SOURCE_TTL, getsizeof=lambda s: max(1, len(s.body))
+        )
         self._heads: SingleFlight[str, ObjectMeta] = SingleFlight()
         self._generations: LRUCache[str, int] = LRUCache(maxsize=100_000)
         self._writes: dict[str, asyncio.Task[None]] = {}
@@ -154,7 +160,7 @@ class Variants:
 
     async def invalidate(self, key: str) -> None:
         """Forget every variant of `key`: memory, pending writes and S3."""
-        self._generations[key] = self._generations.get(key, 0) + 1
+        self._generations[key] = self._generations.get(key, 0) + 1  # also retires cached bytes
         self._memory.discard_where(lambda cache_key: cache_key[0] == key)
         folder = variant_folder(self._result_prefix, key)
         pending = [task for name, task in self._writes.items() if name.startswith(folder)]
@@ -179,6 +185,8 @@ class Variants:
         if stored is not None:
             self._memory.put(cache_key, stored)
             return Served(stored, "HIT-STORE", timings)
+        # A stale stored variant moves the generation on: render from fresh bytes.
+        generation = self._generations.get(key, 0)
         started = time.perf_counter()
         source = await self._source(key, generation)
         timings["fetch"] = time.perf_counter() - started
@@ -191,9 +199,18 @@ class Variants:
         return Served(variant, "MISS", timings)
 
     async def _source(self, key: str, generation: int) -> StoredObject:
+        """The original's bytes: one GET shared by every render of it in flight or
+        in the last few seconds (a burst of sizes arrives spread out in time)."""
+        recent = self._recent_sources.get((key, generation))
+        if recent is not None:
+            return recent
+
         async def fetch() -> StoredObject:
             self.metrics.source_fetches.inc()
-            return await self._store.read(key, max_bytes=self._max_source_bytes)
+            source = await self._store.read(key, max_bytes=self._max_source_bytes)
+            if len(source.body) <= self._recent_sources.maxsize // 4:
+                self._recent_sources[(key, generation)] = source
+            return source
 
         source, _ = await self._sources.run((key, generation), fetch)
         return source
@@ -217,6 +234,8 @@ class Variants:
             self._memory.discard_where(lambda cache_key: cache_key[0] == key)
             raise
         if meta.etag != variant.source_etag:
+            # Changed behind our back: recently fetched bytes are stale too.
+            self._generations[key] = self._generations.get(key, 0) + 1
             return None
         return replace(variant, verified_at=self._clock())
 

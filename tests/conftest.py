@@ -8,11 +8,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from botocore.config import Config as BotoConfig
 
 from proxy.app import create_app
 from proxy.config import Config
@@ -50,14 +48,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 @pytest.fixture(scope="session")
 def s3(s3_server: SeaweedS3) -> Any:
     """A plain (sync) botocore client, for arranging and inspecting the bucket."""
-    return botocore.session.get_session().create_client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=CREDENTIALS.access_key,
-        aws_secret_access_key=CREDENTIALS.secret_key,
-        config=BotoConfig(s3={"addressing_style": "path"}),
-    )
+    return s3_server.client()
 
 
 @pytest.fixture
