@@ -22,6 +22,8 @@ from . import geometry
 from .errors import PayloadTooLarge, ProxyError, Unprocessable, UnsupportedMediaType
 from .options import ALPHA_FORMATS, CONTENT_TYPES, Format, ResizeOptions
 
+#: Progressive JPEGs have about ten scans; libjpeg's own tools stop at 100 too.
+MAX_JPEG_SCANS = 100
 #: Bump when rendering changes, so stored variants of the old pipeline are not reused.
 PIPELINE_VERSION = 1
 
@@ -135,6 +137,10 @@ def open_header(work: Work) -> None:
         raise PayloadTooLarge("image has too many pixels")
     work.image = image
     work.source_format = INPUT_FORMATS[str(image.format)]
+    # A progressive JPEG with thousands of scans decodes for minutes (a classic
+    # fuzzer timeout). Byte stuffing makes FF DA appear only as a real SOS marker.
+    if work.source_format == "jpeg" and work.data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+        raise Unprocessable("image has too many JPEG scans")
 
 
 def plan_geometry(work: Work) -> None:

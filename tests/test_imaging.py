@@ -610,3 +610,18 @@ def test_probe_reads_only_the_header() -> None:
     whole = encode(quadrants(640, 480), "PNG")
 
     assert imaging.probe(whole[: len(whole) // 2], LIMITS) == SourceInfo("png", 640, 480)
+
+
+def test_a_jpeg_with_too_many_scans_is_refused_before_decoding() -> None:
+    progressive = encode(quadrants(64, 48), "JPEG", progressive=True)
+    end = progressive.rindex(b"\xff\xd9")
+    # Repeat an (empty) scan header until there are far more scans than any encoder makes.
+    sos = progressive.index(b"\xff\xda")
+    header_length = int.from_bytes(progressive[sos + 2 : sos + 4], "big")
+    scan_header = progressive[sos : sos + 2 + header_length]
+    bomb = progressive[:end] + scan_header * 5000 + b"\xff\xd9"
+
+    with pytest.raises(Unprocessable):
+        imaging.render(bomb, ResizeOptions(width=32), LIMITS)
+    # An ordinary progressive JPEG is fine.
+    assert imaging.render(progressive, ResizeOptions(width=32), LIMITS).width == 32
