@@ -22,10 +22,15 @@ from . import geometry
 from .errors import PayloadTooLarge, ProxyError, Unprocessable, UnsupportedMediaType
 from .options import ALPHA_FORMATS, CONTENT_TYPES, Format, ResizeOptions
 
+#: Animations: at most this many frames, and frames x pixels within this many
+#: times PROXY_MAX_SOURCE_PIXELS; bigger ones keep only their first frame.
+MAX_FRAMES = 300
+ANIMATION_PIXEL_FACTOR = 2
+ANIMATED_FORMATS = frozenset({"gif", "webp"})
 #: Progressive JPEGs have about ten scans; libjpeg's own tools stop at 100 too.
 MAX_JPEG_SCANS = 100
 #: Bump when rendering changes, so stored variants of the old pipeline are not reused.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 
 #: Input formats we decode, as PIL names them, keyed by our name.
 INPUT_FORMATS: dict[str, Format] = {
@@ -84,9 +89,14 @@ class Work:
     options: ResizeOptions
     limits: Limits
     image: Image.Image = field(init=False)
+    #: The opened file itself (animated sources seek through it frame by frame).
+    source: Image.Image = field(init=False)
     source_format: Format = field(init=False)
     plan: geometry.Plan = field(init=False)
     output_format: Format = field(init=False)
+    #: Frames after the first and every frame's duration, when animation is kept.
+    more_frames: list[Image.Image] = field(default_factory=list)
+    durations: list[int] = field(default_factory=list)
     body: bytes = b""
 
 
@@ -135,7 +145,7 @@ def open_header(work: Work) -> None:
         raise Unprocessable("image has no pixels")
     if width * height > work.limits.max_pixels:
         raise PayloadTooLarge("image has too many pixels")
-    work.image = image
+    work.image = work.source = image
     work.source_format = INPUT_FORMATS[str(image.format)]
     # A progressive JPEG with thousands of scans decodes for minutes (a classic
     # fuzzer timeout). Byte stuffing makes FF DA appear only as a real SOS marker.
@@ -241,9 +251,16 @@ def drop_opaque_alpha(work: Work) -> None:
 
 
 def choose_format(work: Work) -> None:
-    """The asked-for format, else the source's family: PNG with alpha, JPEG without."""
-    if work.options.format is not None:
+    """The asked-for format, else the source's family: PNG with alpha, JPEG without,
+    GIF for an animated GIF. This build cannot encode animated AVIF, so an animated
+    source asked for as AVIF becomes animated WebP (every AVIF browser takes WebP)."""
+    animated = _keeps_animation(work)
+    if work.options.format == "avif" and animated:
+        work.output_format = "webp"
+    elif work.options.format is not None:
         work.output_format = work.options.format
+    elif animated and work.source_format == "gif":
+        work.output_format = "gif"
     else:
         work.output_format = "png" if work.image.mode == "RGBA" else "jpeg"
 
@@ -268,6 +285,26 @@ def pad(work: Work) -> None:
         work.image = _on_background(work.image, canvas, work.plan.offset, work.options.background)
 
 
+def animate(work: Work) -> None:
+    """Keep an animation where the output can hold it (GIF, WebP): every further
+    frame goes through the same per-frame steps as the first."""
+    if work.output_format not in ANIMATED_FORMATS or not _keeps_animation(work):
+        return
+    source = work.source
+    if work.image is source:
+        work.image = source.copy()  # seeking below must not change the first frame
+    work.durations = [_duration(source)]
+    for index in range(1, min(_frame_count(source), MAX_FRAMES)):
+        source.seek(index)
+        frame = Work(work.data, work.options, work.limits)
+        frame.image, frame.source, frame.source_format = source.copy(), source, work.source_format
+        frame.plan, frame.output_format = work.plan, work.output_format
+        for step in FRAME_STEPS:
+            step(frame)
+        work.more_frames.append(frame.image)
+        work.durations.append(_duration(source))
+
+
 def encode(work: Work) -> None:
     """Encode with no metadata at all: no EXIF, GPS, XMP, comments or ICC."""
     image = work.image
@@ -275,7 +312,9 @@ def encode(work: Work) -> None:
     fmt = work.output_format
     quality = work.options.quality or DEFAULT_QUALITY.get(fmt, 0)
     out = io.BytesIO()
-    if fmt == "jpeg":
+    if work.more_frames:
+        _encode_animation(work, out, quality)
+    elif fmt == "jpeg":
         if image.mode not in ("RGB", "L"):
             image = image.convert("RGB")
         image.save(out, "JPEG", quality=quality, progressive=True, optimize=True)
@@ -304,8 +343,11 @@ PIPELINE: tuple[tuple[str, Step], ...] = (
     ("choose_format", choose_format),
     ("flatten", flatten),
     ("pad", pad),
+    ("animate", animate),
     ("encode", encode),
 )
+#: What every further frame of an animation goes through (format already chosen).
+FRAME_STEPS: tuple[Step, ...] = (auto_orient, normalise_mode, to_srgb, resize, flatten, pad)
 
 
 def render(data: bytes, options: ResizeOptions, limits: Limits) -> Rendered:
@@ -348,7 +390,14 @@ def memory_needed(data: bytes, options: ResizeOptions, limits: Limits) -> int:
         reduction = next((r for r in (8, 4, 2) if r <= ratio), 1)
         width, height = -(-width // reduction), -(-height // reduction)
     out_width, out_height = work.plan.canvas or work.plan.size
-    return len(data) + 4 * (width * height + out_width * height + 2 * out_width * out_height)
+    frames = 1
+    if getattr(work.source, "is_animated", False):
+        # Counting frames means reading the whole file (on the event loop, here):
+        # assume the most frames an animation may keep instead.
+        pixels = max(1, work.source.width * work.source.height)
+        frames = max(1, min(MAX_FRAMES, work.limits.max_pixels * ANIMATION_PIXEL_FACTOR // pixels))
+    per_frame = 4 * (width * height + out_width * height + 2 * out_width * out_height)
+    return len(data) + per_frame + (frames - 1) * 4 * 2 * out_width * out_height
 
 
 def inspect(data: bytes, limits: Limits) -> SourceInfo:
@@ -389,6 +438,42 @@ def _orientation(image: Image.Image) -> int:
     except (OSError, ValueError, SyntaxError, KeyError, TypeError):
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _keeps_animation(work: Work) -> bool:
+    """Animated, and few enough pixels over all frames to be worth keeping."""
+    source = work.source
+    if not getattr(source, "is_animated", False):
+        return False
+    frames = min(_frame_count(source), MAX_FRAMES)
+    return frames * source.width * source.height <= work.limits.max_pixels * ANIMATION_PIXEL_FACTOR
+
+
+def _frame_count(image: Image.Image) -> int:
+    return int(getattr(image, "n_frames", 1))
+
+
+def _duration(image: Image.Image) -> int:
+    value = image.info.get("duration", 100)
+    return int(value) if isinstance(value, int | float) and value > 0 else 100
+
+
+def _encode_animation(work: Work, out: io.BytesIO, quality: int) -> None:
+    frames = [work.image, *work.more_frames]
+    for frame in frames:
+        frame.info = {}
+    options: dict[str, object] = {
+        "save_all": True,
+        "append_images": frames[1:],
+        "duration": work.durations,
+    }
+    loop = work.source.info.get("loop")
+    if isinstance(loop, int):
+        options["loop"] = loop
+    if work.output_format == "gif":
+        frames[0].save(out, "GIF", disposal=2, optimize=False, **options)
+    else:
+        frames[0].save(out, "WEBP", quality=quality, method=4, **options)
 
 
 def _has_alpha(image: Image.Image) -> bool:

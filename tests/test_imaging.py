@@ -6,6 +6,7 @@ within a stated tolerance: LOSSLESS for PNG, LOSSY for JPEG/WebP/AVIF.
 
 from __future__ import annotations
 
+import io
 import random
 import struct
 from collections.abc import Callable, Iterator
@@ -625,3 +626,58 @@ def test_a_jpeg_with_too_many_scans_is_refused_before_decoding() -> None:
         imaging.render(bomb, ResizeOptions(width=32), LIMITS)
     # An ordinary progressive JPEG is fine.
     assert imaging.render(progressive, ResizeOptions(width=32), LIMITS).width == 32
+
+
+def animated(fmt: str, frames: int = 6, size: tuple[int, int] = (80, 60)) -> bytes:
+    """Frames of different colours, 40 ms each, looping forever."""
+    images = [Image.new("RGB", size, ((40 * i) % 256, 200 - 20 * i, 30)) for i in range(frames)]
+    out = io.BytesIO()
+    images[0].save(out, fmt, save_all=True, append_images=images[1:], duration=40, loop=0)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("source", "output"), [("GIF", "gif"), ("GIF", "webp"), ("WEBP", "webp"), ("WEBP", "gif")]
+)
+def test_animations_are_kept_where_the_output_can_hold_them(source: str, output: str) -> None:
+    rendered = imaging.render(animated(source), ResizeOptions(width=40, format=output), LIMITS)
+
+    result = Image.open(io.BytesIO(rendered.body))
+    assert rendered.format == output
+    assert getattr(result, "n_frames", 1) == 6
+    assert result.size == (40, 30)
+    colours = []
+    for index in range(6):
+        result.seek(index)
+        colours.append(result.convert("RGB").getpixel((20, 15)))
+    assert len(set(colours)) == 6  # each frame is its own picture
+
+
+def test_an_animated_gif_without_fm_stays_an_animated_gif() -> None:
+    rendered = imaging.render(animated("GIF"), ResizeOptions(width=40), LIMITS)
+
+    assert rendered.format == "gif"
+    assert Image.open(io.BytesIO(rendered.body)).n_frames == 6
+
+
+def test_animated_avif_is_served_as_animated_webp() -> None:
+    rendered = imaging.render(animated("GIF"), ResizeOptions(width=40, format="avif"), LIMITS)
+
+    assert rendered.format == "webp"
+    assert Image.open(io.BytesIO(rendered.body)).n_frames == 6
+
+
+@pytest.mark.parametrize("output", ["jpeg", "png"])
+def test_formats_without_animation_get_the_first_frame(output: str) -> None:
+    rendered = imaging.render(animated("GIF"), ResizeOptions(width=40, format=output), LIMITS)
+
+    first = Image.open(io.BytesIO(rendered.body)).convert("RGB")
+    assert abs(first.getpixel((20, 15))[1] - 200) < 12  # frame 0's green
+
+
+def test_an_animation_too_big_to_keep_gives_its_first_frame() -> None:
+    small_limits = Limits(max_pixels=80 * 60 * 2)  # 6 frames x 4800 px > 2 x 9600
+
+    rendered = imaging.render(animated("GIF"), ResizeOptions(width=40, format="gif"), small_limits)
+
+    assert getattr(Image.open(io.BytesIO(rendered.body)), "n_frames", 1) == 1
