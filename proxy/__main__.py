@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,11 +120,9 @@ def _setup_logging(level: str) -> None:
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
     # The access log is one JSON object a line, nothing else, for log shippers.
-    access = logging.getLogger("proxy.access")
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.handlers = [handler]
-    access.propagate = False
+    from . import accesslog
+
+    accesslog.install()
 
 
 def serve(banner: str = "") -> int:
@@ -131,8 +130,6 @@ def serve(banner: str = "") -> int:
     if config is None:
         return 2
     _setup_logging(config.log_level)
-    import asyncio
-
     from .app import create_app  # imported late: a config error should not wait for PIL
     from .server import serve as serve_app
 
@@ -140,8 +137,18 @@ def serve(banner: str = "") -> int:
         if banner:
             print(banner, flush=True)
 
-    asyncio.run(serve_app(create_app(config), config, on_started=announce))
+    with asyncio.Runner(loop_factory=_fastest_loop()) as runner:
+        runner.run(serve_app(create_app(config), config, on_started=announce))
     return 0
+
+
+def _fastest_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (a faster hot path), else asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def run_demo(data_dir: Path) -> int:

@@ -126,8 +126,9 @@ def every_negotiable_format(options: ResizeOptions) -> list[ResizeOptions]:
 def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[request_context, errors, access_control])
     app[CONFIG] = config
-    app[METRICS] = Metrics()
-    app[LIFECYCLE] = Lifecycle()
+    app[METRICS] = metrics = Metrics()
+    app[LIFECYCLE] = lifecycle = Lifecycle()
+    metrics.inflight.set_function(lambda: lifecycle.inflight)
     app.cleanup_ctx.extend([services, readiness])
     app.on_response_prepare.append(_server_header)
     app.router.add_get("/healthz", handlers.healthz)

@@ -11,7 +11,7 @@ from .imaging import sniff_format
 from .keys import CONFIG, METRICS, ORIGINALS, READINESS, STORE, URLS, VARIANTS
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .middlewares import TIMINGS
-from .options import CONTENT_TYPES, negotiate_format
+from .options import CONTENT_TYPES
 from .originals import read_limited
 from .responses import (
     not_modified,
@@ -47,14 +47,14 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def image(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
-    target = request.app[URLS].resolve(request.path, list(request.query.items()))
-    key, options = target.key, target.options
+    key, options, negotiated = request.app[URLS].target(
+        request.raw_path,
+        request.headers.get("Accept"),
+        lambda: (request.path, list(request.query.items())),
+    )
     if options is None:
         return await original(request, key)
 
-    negotiated = options.format is None
-    if negotiated:
-        options = options.with_format(negotiate_format(request.headers.get("Accept")))
     served = await request.app[VARIANTS].get(key, options)
     response = variant_response(
         request,

@@ -7,6 +7,8 @@ N identical cold requests move each by exactly one.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -80,6 +82,25 @@ class Metrics:
         self.memory_misses = Counter(
             "proxy_memory_cache_misses", "Memory-cache misses.", registry=r
         )
+
+        # Label children, looked up once: `labels()` costs a lock and a dict per call.
+        self._request_children: dict[tuple[str, str, int, str], Any] = {}
+        self._latency_children: dict[str, Any] = {}
+
+    def observe_request(
+        self, route: str, method: str, status: int, cache: str, seconds: float
+    ) -> None:
+        key = (route, method, status, cache)
+        counter = self._request_children.get(key)
+        if counter is None:
+            counter = self._request_children[key] = self.requests.labels(
+                route, method, str(status), cache
+            )
+        counter.inc()
+        histogram = self._latency_children.get(route)
+        if histogram is None:
+            histogram = self._latency_children[route] = self.request_seconds.labels(route)
+        histogram.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import re
 import time
-import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -35,24 +35,21 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     """Request id (accepted if sane, else made; echoed), in-flight count for the
     drain, metrics, and one JSON access-log line."""
     incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if _VALID_ID.fullmatch(incoming) else uuid.uuid4().hex
+    request_id = incoming if _VALID_ID.fullmatch(incoming) else os.urandom(16).hex()
     request[REQUEST_ID] = request_id
-    metrics = request.app[METRICS]
     lifecycle = request.app[LIFECYCLE]
     started = time.perf_counter()
     lifecycle.started()
-    metrics.inflight.inc()
     try:
         response = await handler(request)
     finally:
-        metrics.inflight.dec()
         lifecycle.finished()
     response.headers["X-Request-ID"] = request_id
     seconds = time.perf_counter() - started
-    route = _route_name(request)
     cache_status = response.headers.get("X-Cache-Status", "-")
-    metrics.requests.labels(route, request.method, str(response.status), cache_status).inc()
-    metrics.request_seconds.labels(route).observe(seconds)
+    request.app[METRICS].observe_request(
+        _route_name(request), request.method, response.status, cache_status, seconds
+    )
     if access_log.isEnabledFor(logging.INFO):
         line = {
             "request_id": request_id,

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from . import accesslog
 from .config import Config
 from .keys import LIFECYCLE
 
@@ -62,6 +63,7 @@ async def serve(
         loop.add_signal_handler(signal.SIGHUP, _reload, context, config)
     if on_started is not None:
         await on_started()
+    flusher = asyncio.create_task(_flush_access_log_every(1.0))
     try:
         await stop.wait()
         lifecycle = app[LIFECYCLE]
@@ -72,7 +74,22 @@ async def serve(
             log.warning("shutdown timeout: %d requests cut off", lifecycle.inflight)
     finally:
         await runner.cleanup()  # closes the port, then the cleanup contexts flush and close
+        flusher.cancel()
         log.info("stopped")
+        _flush_access_log()
+
+
+async def _flush_access_log_every(seconds: float) -> None:
+    """Access-log lines are batched; an idle server still writes them out."""
+    while True:
+        await asyncio.sleep(seconds)
+        _flush_access_log()
+
+
+def _flush_access_log() -> None:
+    for handler in logging.getLogger(accesslog.LOGGER).handlers:
+        if isinstance(handler, accesslog.BatchedHandler):
+            handler.flush_now()
 
 
 def _reload(context: ssl.SSLContext, config: Config) -> None:

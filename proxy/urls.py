@@ -9,12 +9,14 @@ setup (`/processed_images/400x300/cat.jpg`, `/thumb/cat.jpg`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from cachetools import LRUCache
+
 from .errors import BadOption
-from .options import FITS, FORMAT_ALIASES, ResizeOptions, parse_options
+from .options import FITS, FORMAT_ALIASES, ResizeOptions, negotiate_format, parse_options
 from .paths import parse_key
 from .signing import EXPIRES_PARAM, SIGNATURE_PARAM
 
@@ -44,6 +46,31 @@ class UrlResolver:
         }
         self._only_presets = only_presets
         self._templates = [_compile(template, list(presets)) for template in templates]
+        # Only successful resolutions are kept (errors raise before the store).
+        self._memo: LRUCache[tuple[str, str | None], tuple[str, ResizeOptions | None, bool]] = (
+            LRUCache(maxsize=20_000)
+        )
+
+    def target(
+        self,
+        raw_path: str,
+        accept: str | None,
+        decoded: Callable[[], tuple[str, Sequence[tuple[str, str]]]],
+    ) -> tuple[str, ResizeOptions | None, bool]:
+        """Key, options with the format negotiated from `Accept`, and whether it was
+        negotiated (the response then varies on Accept). Memoised by the raw
+        request target and Accept: the hot path skips parsing entirely."""
+        memo_key = (raw_path, accept)
+        found = self._memo.get(memo_key)
+        if found is None:
+            path, query = decoded()
+            request = self.resolve(path, query)
+            options = request.options
+            negotiated = options is not None and options.format is None
+            if options is not None and negotiated:
+                options = options.with_format(negotiate_format(accept))
+            found = self._memo[memo_key] = (request.key, options, negotiated)
+        return found
 
     def key(self, path: str) -> str:
         """The key of a plain `/{key}` path (uploads and deletes use only this form)."""

@@ -9,6 +9,7 @@ in the background: the response never waits for it and never fails because of it
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -289,6 +290,7 @@ def _is_variant_of(name: str, folder: str) -> bool:
     return bool(slash) and version[:1] == "v" and version[1:].isdigit() and "/" not in options
 
 
+@functools.lru_cache(maxsize=4096)  # on every response: format each moment once
 def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
