@@ -92,6 +92,7 @@ async def open_services(config: Config, metrics: Metrics | None = None) -> Async
                 result_prefix=config.result_prefix,
                 max_source_bytes=config.max_source_bytes,
                 revalidate_seconds=config.revalidate_seconds,
+                source_cache_bytes=config.source_cache_mb * 1024 * 1024,
                 metrics=metrics,
             )
             metrics.memory_bytes.set_function(lambda: memory.bytes)

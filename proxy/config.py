@@ -47,6 +47,7 @@ class Config:
     max_source_bytes: int = 40 * 1024 * 1024
     max_source_pixels: int = 50_000_000
     memory_cache_mb: int = 256
+    source_cache_mb: int = 128
     cache_max_age: int = 86400
     render_workers: int = 2
     render_timeout: float = 20.0
@@ -82,6 +83,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_MAX_SOURCE_BYTES", "max_source_bytes", "41943040", "Largest original read, in bytes; larger ones get 413 without being read."),
     Setting("PROXY_MAX_SOURCE_PIXELS", "max_source_pixels", "50000000", "Largest original decoded, in pixels (checked from the header); larger ones get 413."),
     Setting("PROXY_MEMORY_CACHE_MB", "memory_cache_mb", "256", "Size of the in-process variant cache, in MiB of image bytes (0 turns it off)."),
+    Setting("PROXY_SOURCE_CACHE_MB", "source_cache_mb", "128", "Originals' bytes kept for 10 s so a burst of sizes shares one S3 GET, in MiB (0 turns it off; in-flight GETs are shared anyway)."),
     Setting("PROXY_CACHE_MAX_AGE", "cache_max_age", "86400", "`max-age` of image responses, in seconds."),
     Setting("PROXY_RENDER_WORKERS", "render_workers", "number of CPUs", "Render processes."),
     Setting("PROXY_RENDER_TIMEOUT", "render_timeout", "20", "Deadline of one render, in seconds; then 503 and the worker is replaced."),
@@ -245,6 +247,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_source_bytes": _int(1, 2**34),
     "max_source_pixels": _int(1, 1_000_000_000),
     "memory_cache_mb": _int(0, 1 << 20),
+    "source_cache_mb": _int(0, 1 << 20),
     "cache_max_age": _int(0, 10 * 365 * 86400),
     "render_workers": _int(1, 256),
     "render_timeout": _float(0.1, 600),

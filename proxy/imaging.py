@@ -147,10 +147,6 @@ def open_header(work: Work) -> None:
         raise PayloadTooLarge("image has too many pixels")
     work.image = work.source = image
     work.source_format = INPUT_FORMATS[str(image.format)]
-    # A progressive JPEG with thousands of scans decodes for minutes (a classic
-    # fuzzer timeout). Byte stuffing makes FF DA appear only as a real SOS marker.
-    if work.source_format == "jpeg" and work.data.count(b"\xff\xda") > MAX_JPEG_SCANS:
-        raise Unprocessable("image has too many JPEG scans")
 
 
 def plan_geometry(work: Work) -> None:
@@ -158,6 +154,20 @@ def plan_geometry(work: Work) -> None:
     if _orientation(work.image) in (5, 6, 7, 8):
         width, height = height, width
     work.plan = geometry.plan(width, height, work.options)
+
+
+def refuse_scan_bombs(work: Work) -> None:
+    """A progressive JPEG with thousands of scans decodes for minutes (a classic
+    fuzzer timeout). Byte stuffing makes FF DA appear only as a real SOS marker.
+    Baseline JPEGs have one scan: only progressive ones are counted."""
+    if work.source_format != "jpeg" or not work.image.info.get("progressive"):
+        return
+    data, position = work.data, 0
+    for _ in range(MAX_JPEG_SCANS + 1):
+        position = data.find(b"\xff\xda", position) + 1
+        if position == 0:
+            return
+    raise Unprocessable("image has too many JPEG scans")
 
 
 def shrink_on_load(work: Work) -> None:
@@ -333,6 +343,7 @@ PIPELINE: tuple[tuple[str, Step], ...] = (
     ("sniff", sniff),
     ("open_header", open_header),
     ("plan_geometry", plan_geometry),
+    ("refuse_scan_bombs", refuse_scan_bombs),
     ("shrink_on_load", shrink_on_load),
     ("decode", decode),
     ("auto_orient", auto_orient),
@@ -405,7 +416,7 @@ def inspect(data: bytes, limits: Limits) -> SourceInfo:
     pixel data. JPEGs decode at 1/8 scale, which still reads all of the data."""
     work = Work(data, ResizeOptions(width=1, height=1, fit="fill", enlarge=False), limits)
     try:
-        for step in (sniff, open_header, plan_geometry, shrink_on_load, decode):
+        for step in (sniff, open_header, plan_geometry, refuse_scan_bombs, shrink_on_load, decode):
             step(work)
     except ProxyError:
         raise

@@ -120,7 +120,9 @@ class Variants:
         self._renders: SingleFlight[tuple[str, str, int], Served] = SingleFlight()
         self._sources: SingleFlight[tuple[str, int], StoredObject] = SingleFlight()
         self._recent_sources: TTLCache[tuple[str, int], StoredObject] = TTLCache(
-            maxsize=source_cache_bytes, ttl=SOURCE_TTL, getsizeof=lambda s: max(1, len(s.body))
+            maxsize=max(1, source_cache_bytes),
+            ttl=SOURCE_TTL,
+            getsizeof=lambda s: max(1, len(s.body)),
         )
         self._heads: SingleFlight[str, ObjectMeta] = SingleFlight()
         self._generations: LRUCache[str, int] = LRUCache(maxsize=100_000)
@@ -209,7 +211,7 @@ class Variants:
         async def fetch() -> StoredObject:
             self.metrics.source_fetches.inc()
             source = await self._store.read(key, max_bytes=self._max_source_bytes)
-            if len(source.body) <= self._recent_sources.maxsize // 4:
+            if 0 < len(source.body) <= self._recent_sources.maxsize // 4:
                 self._recent_sources[(key, generation)] = source
             return source
 
