@@ -31,8 +31,10 @@ class MemoryPeak:
     baseline_rss_bytes: int
     processes: int
     samples: int
+    #: Each process's own peak RSS in MiB, by "PID command".
+    hwm_by_process: dict[str, float]
 
-    def as_json(self) -> dict[str, float | int]:
+    def as_json(self) -> dict[str, object]:
         return {
             "peak_rss_mib": round(self.rss_bytes / MIB, 1),
             "peak_pss_mib": round(self.pss_bytes / MIB, 1),
@@ -40,11 +42,12 @@ class MemoryPeak:
             "baseline_rss_mib": round(self.baseline_rss_bytes / MIB, 1),
             "processes": self.processes,
             "samples": self.samples,
+            "hwm_mib_by_process": self.hwm_by_process,
         }
 
 
-def tree(root: int) -> list[int]:
-    """`root` and all of its descendants, from the parent ids in /proc/*/stat."""
+def tree(*roots: int) -> list[int]:
+    """The roots and all of their descendants, from the parent ids in /proc/*/stat."""
     children: dict[int, list[int]] = {}
     for entry in _PROC.iterdir():
         if not entry.name.isdigit():
@@ -56,7 +59,8 @@ def tree(root: int) -> list[int]:
         # The command name is in parentheses and may hold spaces; the ppid follows it.
         parent = int(stat[stat.rindex(")") + 2 :].split()[1])
         children.setdefault(parent, []).append(int(entry.name))
-    found, queue = [], [root]
+    found: list[int] = []
+    queue = list(roots)
     while queue:
         pid = queue.pop()
         found.append(pid)
@@ -86,21 +90,30 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
-class TreeSampler:
-    """`with TreeSampler(pid) as memory:` samples the tree; then `memory.peak`."""
+def _command(pid: int, limit: int = 60) -> str:
+    try:
+        raw = (_PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return "?"
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:limit]
 
-    def __init__(self, root: int, interval: float = 0.1, rescan: float = 0.5) -> None:
-        self._root = root
+
+class TreeSampler:
+    """`with TreeSampler(pid) as memory:` samples the tree(s); then `memory.peak`."""
+
+    def __init__(self, *roots: int, interval: float = 0.1, rescan: float = 0.5) -> None:
+        self._roots = roots
         self._interval = interval
         self._rescan_every = max(1, round(rescan / interval))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
         self._peak_rss = self._peak_pss = self._baseline = self._samples = 0
         self._hwm: dict[int, int] = {}
+        self._names: dict[int, str] = {}
         self._peak: MemoryPeak | None = None
 
     def __enter__(self) -> TreeSampler:
-        self._sample(tree(self._root))
+        self._sample(tree(*self._roots))
         self._baseline = self._peak_rss
         self._thread.start()
         return self
@@ -113,7 +126,7 @@ class TreeSampler:
     ) -> None:
         self._stop.set()
         self._thread.join()
-        self._sample(tree(self._root))
+        self._sample(tree(*self._roots))
         self._peak = MemoryPeak(
             rss_bytes=self._peak_rss * 1024,
             pss_bytes=self._peak_pss * 1024,
@@ -121,6 +134,10 @@ class TreeSampler:
             baseline_rss_bytes=self._baseline * 1024,
             processes=len(self._hwm),
             samples=self._samples,
+            hwm_by_process={
+                f"{pid} {self._names.get(pid, '?')}": round(kib / 1024, 1)
+                for pid, kib in self._hwm.items()
+            },
         )
 
     @property
@@ -130,12 +147,12 @@ class TreeSampler:
         return self._peak
 
     def _run(self) -> None:
-        pids = tree(self._root)
+        pids = tree(*self._roots)
         count = 0
         while not self._stop.wait(self._interval):
             count += 1
             if count % self._rescan_every == 0:
-                pids = tree(self._root)
+                pids = tree(*self._roots)
             self._sample(pids)
 
     def _sample(self, pids: list[int]) -> None:
@@ -147,7 +164,8 @@ class TreeSampler:
             rss += status.get("VmRSS", 0)
             pss += _pss_kib(pid)
             self._hwm[pid] = max(self._hwm.get(pid, 0), status.get("VmHWM", 0))
+            if pid not in self._names:
+                self._names[pid] = _command(pid)
         self._peak_rss = max(self._peak_rss, rss)
         self._peak_pss = max(self._peak_pss, pss)
         self._samples += 1
-

@@ -22,6 +22,7 @@ class Storage:
     endpoint_url: str
     bucket: str
     credentials: S3Credentials
+    pid: int  #: the SeaweedFS process, for its CPU time
 
     def client(self) -> Any:
         import botocore.session
@@ -63,7 +64,8 @@ def running_storage() -> Iterator[Storage]:
     try:
         server.start()
         server.create_bucket(BUCKET)
-        yield Storage(server.endpoint_url, BUCKET, credentials)
+        assert server.process is not None
+        yield Storage(server.endpoint_url, BUCKET, credentials, server.process.pid)
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
