@@ -61,7 +61,7 @@ class Config:
     presets: Mapping[str, str] = field(default_factory=dict)
     only_presets: bool = False
     eager_presets: tuple[str, ...] = ()
-    origin_secret: str | None = None
+    origin_secrets: tuple[str, ...] = ()
     revalidate_seconds: int = 300
     path_templates: tuple[str, ...] = ()
     max_queue: int = 64
@@ -97,7 +97,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_PRESETS", "presets", "", "Named option sets, `name:query` separated by commas, e.g. `thumb:w=200&h=200&fit=cover,card:w=600&h=400&fit=cover`; used as `?preset=thumb`."),
     Setting("PROXY_ONLY_PRESETS", "only_presets", "false", "`true`: only `?preset=` variants are served (400 for arbitrary sizes)."),
     Setting("PROXY_EAGER_PRESETS", "eager_presets", "", "Comma-separated presets rendered and stored in the background after every upload."),
-    Setting("PROXY_ORIGIN_SECRET", "origin_secret", "", "When set, requests must carry it in `X-Origin-Secret` (403 otherwise); health checks are exempt."),
+    Setting("PROXY_ORIGIN_SECRET", "origin_secrets", "", "When set, requests must carry it in `X-Origin-Secret` (403 otherwise); health checks are exempt. Comma-separated to accept several while rotating (16+ characters each)."),
     Setting("PROXY_REVALIDATE_SECONDS", "revalidate_seconds", "300", "Age after which a cached or stored variant is checked against its original's ETag (an original changed directly in S3 stops being served stale after this)."),
     Setting("PROXY_MAX_QUEUE", "max_queue", "64", "Renders admitted and waiting at most; beyond it 503 with Retry-After."),
     Setting("PROXY_MAX_RENDER_MEMORY_MB", "max_render_memory_mb", "256", "Memory budget of the renders running at once, estimated from each image's header after shrink-on-load (a bigger render runs alone); waiting past PROXY_RENDER_TIMEOUT is a 503."),
@@ -196,11 +196,11 @@ def _signing_keys(raw: str) -> tuple[str, ...]:
     return keys
 
 
-def _secret(raw: str) -> str | None:
-    value = raw.strip()
-    if value and len(value) < 16:
-        raise ValueError("must be at least 16 characters long")
-    return value or None
+def _secrets(raw: str) -> tuple[str, ...]:
+    values = _names(raw)
+    if any(len(value) < 16 for value in values):
+        raise ValueError("secrets must be at least 16 characters long")
+    return values
 
 
 def _presets(raw: str) -> dict[str, str]:
@@ -261,7 +261,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "presets": _presets,
     "only_presets": _bool,
     "eager_presets": _names,
-    "origin_secret": _secret,
+    "origin_secrets": _secrets,
     "revalidate_seconds": _int(0, 30 * 86400),
     "path_templates": _templates,
     "max_queue": _int(1, 100_000),

@@ -98,14 +98,14 @@ async def test_a_get_signature_cannot_put_or_delete(
 async def test_health_checks_need_no_signature_or_origin_secret(
     proxy_client: ClientFactory,
 ) -> None:
-    client = await proxy_client(signing_keys=(KEY_A,), origin_secret="cloudfront-secret-1234")
+    client = await proxy_client(signing_keys=(KEY_A,), origin_secrets=("cloudfront-secret-1234",))
 
     assert (await client.get("/healthz")).status == 200
     assert (await client.get("/readyz")).status in (200, 503)
 
 
 async def test_origin_secret_is_required_when_set(proxy_client: ClientFactory, cat: bytes) -> None:
-    client = await proxy_client(origin_secret="cloudfront-secret-1234")
+    client = await proxy_client(origin_secrets=("cloudfront-secret-1234",))
 
     missing = await client.get(f"/{CAT}?w=50")
     wrong = await client.get(f"/{CAT}?w=50", headers={"X-Origin-Secret": "nope"})
@@ -168,3 +168,17 @@ async def test_path_templates_reach_the_same_variant_rendered_once(
     assert await plain.read() == cat
     assert unsigned_legacy.status == 403
     assert len(keys_in(s3, bucket, "_variants/")) == 2  # 300x300 contain + thumb
+
+
+async def test_origin_secrets_rotate_without_downtime(
+    proxy_client: ClientFactory, cat: bytes
+) -> None:
+    client = await proxy_client(
+        origin_secrets=("new-cloudfront-secret-99", "old-cloudfront-secret-00")
+    )
+
+    for secret in ("new-cloudfront-secret-99", "old-cloudfront-secret-00"):
+        response = await client.get(f"/{CAT}?w=50", headers={"X-Origin-Secret": secret})
+        assert response.status == 200
+    retired = await client.get(f"/{CAT}?w=50", headers={"X-Origin-Secret": "older-secret-0000000"})
+    assert retired.status == 403
