@@ -19,6 +19,7 @@ import ctypes
 import logging
 import multiprocessing
 import multiprocessing.connection
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
@@ -32,6 +33,8 @@ from .imaging import Limits, Rendered, SourceInfo
 from .options import ResizeOptions
 
 log = logging.getLogger(__name__)
+#: Bytes of originals each worker keeps for further renders of them.
+WORKER_SOURCE_BYTES = 32 * 1024 * 1024
 #: What an upload's inspection decodes: the smallest shrink-on-load.
 _INSPECTION = ResizeOptions(width=1, height=1, fit="fill")
 
@@ -45,16 +48,51 @@ def _context() -> BaseContext:
     return ctx
 
 
+class SourceCache:
+    """Originals a worker already holds, so a burst of sizes of one original
+    crosses the pipe once. The parent keeps a mirror of each worker's cache
+    (sizes only) with the same capacity and eviction order, so both sides
+    always agree on what the worker has without asking."""
+
+    def __init__(self, capacity: int = WORKER_SOURCE_BYTES) -> None:
+        self.capacity = capacity
+        self.entries: OrderedDict[str, Any] = OrderedDict()
+        self.size = 0
+
+    def get(self, source_id: str) -> Any:
+        self.entries.move_to_end(source_id)
+        return self.entries[source_id]
+
+    def __contains__(self, source_id: str) -> bool:
+        return source_id in self.entries
+
+    def put(self, source_id: str, value: Any, size: int) -> None:
+        if source_id in self.entries:
+            return
+        while self.entries and self.size + size > self.capacity:
+            _, evicted = self.entries.popitem(last=False)
+            self.size -= evicted if isinstance(evicted, int) else len(evicted)
+        self.entries[source_id] = value
+        self.size += size
+
+
 def _serve(conn: multiprocessing.connection.Connection) -> None:
-    """The worker process: run (function, arguments) requests until the pipe closes."""
+    """The worker process: run (function, source, arguments) requests until the
+    pipe closes; `source` is the original's bytes, or the id of bytes it holds."""
     _return_big_buffers_to_the_os()
+    held = SourceCache()
     while True:
         try:
-            function, args = conn.recv()
+            function, source, args = conn.recv()
         except (EOFError, OSError):
             return
+        source_id, data = source
+        if data is None:
+            data = held.get(source_id)
+        elif source_id is not None:
+            held.put(source_id, data, len(data))
         try:
-            reply: tuple[str, Any] = ("ok", function(*args))
+            reply: tuple[str, Any] = ("ok", function(data, *args))
         except ProxyError as exc:
             reply = ("error", exc)
         except Exception:  # a bug: report it as such, keep serving
@@ -80,15 +118,26 @@ _M_MMAP_THRESHOLD = -3
 
 class _Worker:
     def __init__(self, ctx: BaseContext) -> None:
+        self.sources = SourceCache()  # a mirror: ids and sizes of what the worker holds
         self.conn, child = multiprocessing.Pipe()
         self.process = ctx.Process(target=_serve, args=(child,), daemon=True)  # type: ignore[attr-defined]
         self.process.start()
         child.close()
 
-    def call(self, request: tuple[Callable[..., Any], tuple[Any, ...]]) -> tuple[str, Any]:
+    def call(self, request: tuple[Callable[..., Any], Any, tuple[Any, ...]]) -> tuple[str, Any]:
         """Blocking round trip; runs on a helper thread, never on the loop."""
         self.conn.send(request)
         return self.conn.recv()  # type: ignore[no-any-return]
+
+    def source(self, source_id: str | None, data: bytes) -> tuple[str | None, bytes | None]:
+        """What to send for `data`: only its id when the worker holds it already."""
+        if source_id is None or len(data) > self.sources.capacity // 2:
+            return (None, data)
+        if source_id in self.sources:
+            self.sources.get(source_id)  # same recency update as the worker's
+            return (source_id, None)
+        self.sources.put(source_id, len(data), len(data))
+        return (source_id, data)
 
     def kill(self) -> None:
         self.process.kill()
@@ -139,11 +188,13 @@ class Renderer:
         await asyncio.gather(*(loop.run_in_executor(self._threads, w.stop) for w in workers))
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    async def render(self, data: bytes, options: ResizeOptions) -> Rendered:
+    async def render(
+        self, data: bytes, options: ResizeOptions, source_id: str | None = None
+    ) -> Rendered:
         # The header is read here, on the loop (microseconds), to know the cost.
         cost = imaging.memory_needed(data, options, self._limits)
         async with self._admitted(cost):
-            rendered = await self._run(imaging.render, data, options, self._limits)
+            rendered = await self._run(imaging.render, source_id, data, options, self._limits)
         assert isinstance(rendered, Rendered)
         return rendered
 
@@ -151,17 +202,20 @@ class Renderer:
         """Check that a whole upload decodes, within the limits."""
         cost = imaging.memory_needed(data, _INSPECTION, self._limits)
         async with self._admitted(cost):
-            info = await self._run(imaging.inspect, data, self._limits)
+            info = await self._run(imaging.inspect, None, data, self._limits)
         assert isinstance(info, SourceInfo)
         return info
 
     def _admitted(self, cost: int) -> AbstractAsyncContextManager[None]:
         return self._admission.admit(cost) if self._admission else contextlib.nullcontext()
 
-    async def _run(self, function: Callable[..., object], *args: object) -> object:
+    async def _run(
+        self, function: Callable[..., object], source_id: str | None, data: bytes, *args: object
+    ) -> object:
         worker = await self._idle.get()
         loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self._threads, worker.call, (function, args))
+        request = (function, worker.source(source_id, data), args)
+        call = loop.run_in_executor(self._threads, worker.call, request)
         try:
             status, value = await asyncio.wait_for(asyncio.shield(call), self._timeout)
         except TimeoutError:

@@ -157,7 +157,7 @@ class Variants:
         except NotFound:
             pass
         source = await self._source(key, self._generations.get(key, 0))
-        variant = await self._render(source, options)
+        variant = await self._render(key, source, options)
         await self._write(stored_key, variant)
         return True
 
@@ -194,7 +194,7 @@ class Variants:
         source = await self._source(key, generation)
         timings["fetch"] = time.perf_counter() - started
         started = time.perf_counter()
-        variant = await self._render(source, options)
+        variant = await self._render(key, source, options)
         timings["render"] = time.perf_counter() - started
         if self._generations.get(key, 0) == generation:  # else the original was replaced meanwhile
             self._memory.put(cache_key, variant)
@@ -218,10 +218,11 @@ class Variants:
         source, _ = await self._sources.run((key, generation), fetch)
         return source
 
-    async def _render(self, source: StoredObject, options: ResizeOptions) -> Variant:
+    async def _render(self, key: str, source: StoredObject, options: ResizeOptions) -> Variant:
         self.metrics.renders.inc()
         started = time.perf_counter()
-        rendered = await self._renderer.render(source.body, options)
+        source_id = f"{source.meta.etag}\n{len(source.body)}\n{key}"
+        rendered = await self._renderer.render(source.body, options, source_id)
         self.metrics.render_seconds.observe(time.perf_counter() - started)
         return Variant.of(rendered, source, verified_at=self._clock())
 

@@ -8,6 +8,7 @@ import gc
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from PIL import Image, ImageStat
@@ -213,3 +214,30 @@ async def test_concurrent_renders_on_two_workers_all_complete_with_their_own_res
     assert [(r.width, r.height) for r in results] == [(w, w // 2) for w in widths]
     for rendered, colour in zip(results, colours, strict=True):
         assert_mean_colour(decode(rendered.body), colour)
+
+
+async def test_a_worker_keeps_an_original_so_it_crosses_the_pipe_once(
+    make_renderer: MakeRenderer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proxy import renderer as renderer_module
+
+    sent: list[bytes | None] = []
+    original_call = renderer_module._Worker.call
+
+    def spy(worker: Any, request: Any) -> Any:
+        sent.append(request[1][1])  # the bytes sent with the request, None if only the id
+        return original_call(worker, request)
+
+    monkeypatch.setattr(renderer_module._Worker, "call", spy)
+    renderer = await make_renderer(workers=1)
+    green, red = small_png(colour=(10, 200, 40)), small_png(colour=(200, 10, 40))
+
+    async with asyncio.timeout(GUARD):
+        first = await renderer.render(green, ResizeOptions(width=32, format="png"), "green")
+        second = await renderer.render(green, ResizeOptions(width=16, format="png"), "green")
+        other = await renderer.render(red, ResizeOptions(width=16, format="png"), "red")
+
+    assert sent == [green, None, red]
+    assert decode(first.body).size == (32, 24)
+    assert_mean_colour(decode(second.body), (10, 200, 40))
+    assert_mean_colour(decode(other.body), (200, 10, 40))
