@@ -15,7 +15,7 @@ LOGGER = "proxy.access"
 
 
 class BatchedHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    def __init__(self, fd: int = 2, interval: float = 0.25) -> None:
+    def __init__(self, fd: int = 2, interval: float = 0.1) -> None:
         raw = io.FileIO(fd, "w", closefd=False)
         stream = io.TextIOWrapper(io.BufferedWriter(raw, 1 << 16), encoding="utf-8")
         super().__init__(stream)
@@ -47,7 +47,7 @@ class _NoLock:
 _NO_LOCK = _NoLock()
 
 
-def install(interval: float = 0.25) -> BatchedHandler:
+def install(interval: float = 0.1) -> BatchedHandler:
     handler = BatchedHandler(interval=interval)
     access = logging.getLogger(LOGGER)
     access.handlers = [handler]

@@ -63,7 +63,7 @@ async def serve(
         loop.add_signal_handler(signal.SIGHUP, _reload, context, config)
     if on_started is not None:
         await on_started()
-    flusher = asyncio.create_task(_flush_access_log_every(1.0))
+    flusher = asyncio.create_task(_flush_access_log_every(0.1))
     try:
         await stop.wait()
         lifecycle = app[LIFECYCLE]

@@ -436,7 +436,7 @@ def test_optional_cache_follows_cache_control_and_vary(cached: Fleet) -> None:
         return (
             answer.headers["content-type"],
             answer.headers["x-nginx-cache"],
-            cached.served_by(answer.request_id, wait=0.3),
+            cached.served_by(answer.request_id, wait=1.0),
         )
 
     webp = fetch("image/webp,*/*")
