@@ -126,7 +126,7 @@ class Variants:
         )
         self._heads: SingleFlight[str, ObjectMeta] = SingleFlight()
         self._generations: LRUCache[str, int] = LRUCache(maxsize=100_000)
-        self._writes: dict[str, asyncio.Task[None]] = {}
+        self._writes: dict[str, asyncio.Task[bool]] = {}
         self.metrics = metrics or Metrics()
 
     async def get(self, key: str, options: ResizeOptions) -> Served:
@@ -158,7 +158,8 @@ class Variants:
             pass
         source = await self._source(key, self._generations.get(key, 0))
         variant = await self._render(key, source, options)
-        await self._write(stored_key, variant)
+        if not await self._write(stored_key, variant):
+            raise ServiceUnavailable("storing the variant failed", retry_after=5)
         return True
 
     async def invalidate(self, key: str) -> None:
@@ -263,9 +264,15 @@ class Variants:
     def _write_later(self, stored_key: str, variant: Variant) -> None:
         task = asyncio.ensure_future(self._write(stored_key, variant))
         self._writes[stored_key] = task
-        task.add_done_callback(lambda _: self._writes.pop(stored_key, None))
 
-    async def _write(self, stored_key: str, variant: Variant) -> None:
+        def forget(done: asyncio.Task[bool]) -> None:
+            if self._writes.get(stored_key) is done:  # not a later write of the same key
+                del self._writes[stored_key]
+
+        task.add_done_callback(forget)
+
+    async def _write(self, stored_key: str, variant: Variant) -> bool:
+        """Store a variant; a failure is logged and counted, never raised."""
         metadata = {"source-etag": variant.source_etag}
         if variant.last_modified is not None:
             metadata["source-last-modified"] = http_date(variant.last_modified)
@@ -276,8 +283,9 @@ class Variants:
         except Exception:
             self.metrics.store_writes.labels("failed").inc()
             log.warning("storing a variant failed; it will be rendered again", exc_info=True)
-        else:
-            self.metrics.store_writes.labels("stored").inc()
+            return False
+        self.metrics.store_writes.labels("stored").inc()
+        return True
 
 
 def variant_folder(result_prefix: str, key: str) -> str:
