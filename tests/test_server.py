@@ -41,6 +41,30 @@ def start_proxy(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def start_ready_proxy(
+    tmp_path: Path, bucket: str, endpoint: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A plain-HTTP `python -m proxy serve`, returned once `/readyz` says 200."""
+    port = free_port()
+    process = start_proxy(
+        {
+            "PROXY_S3_BUCKET": bucket,
+            "PROXY_S3_ENDPOINT_URL": endpoint,
+            "PROXY_PORT": str(port),
+            "PROXY_READY_INTERVAL": "0.2",
+            **env,
+        },
+        tmp_path / "proxy.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: urllib.request.urlopen(f"{base}/readyz", timeout=1).status == 200)
+    except BaseException:
+        stop(process)
+        raise
+    return process, base
+
+
 def wait_until(check: Any, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -158,20 +182,10 @@ def test_sigterm_drains_in_flight_requests_while_readyz_says_503(
     original = photo(800, 600)
     put(s3, bucket, "slow.jpg", original)
     slow_s3 = Relay(int(s3_server.endpoint_url.rsplit(":", 1)[1])).start()
-    port = free_port()
-    process = start_proxy(
-        {
-            "PROXY_S3_BUCKET": bucket,
-            "PROXY_S3_ENDPOINT_URL": slow_s3.url,
-            "PROXY_PORT": str(port),
-            "PROXY_READY_INTERVAL": "0.2",
-            "PROXY_S3_READ_TIMEOUT": "30",
-        },
-        tmp_path / "proxy.log",
+    process, base = start_ready_proxy(
+        tmp_path, bucket, slow_s3.url, {"PROXY_S3_READ_TIMEOUT": "30"}
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: urllib.request.urlopen(f"{base}/readyz", timeout=1).status == 200)
         slow_s3.delay = 2.0  # the original now takes seconds to arrive
         result: dict[str, Any] = {}
 
@@ -200,20 +214,10 @@ def test_sigterm_drains_in_flight_requests_while_readyz_says_503(
 def test_drain_delay_keeps_serving_while_readyz_says_503(
     tmp_path: Path, s3_server: SeaweedS3, bucket: str
 ) -> None:
-    port = free_port()
-    process = start_proxy(
-        {
-            "PROXY_S3_BUCKET": bucket,
-            "PROXY_S3_ENDPOINT_URL": s3_server.endpoint_url,
-            "PROXY_PORT": str(port),
-            "PROXY_READY_INTERVAL": "0.2",
-            "PROXY_DRAIN_DELAY": "2",
-        },
-        tmp_path / "proxy.log",
+    process, base = start_ready_proxy(
+        tmp_path, bucket, s3_server.endpoint_url, {"PROXY_DRAIN_DELAY": "2"}
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: urllib.request.urlopen(f"{base}/readyz", timeout=1).status == 200)
         process.send_signal(signal.SIGTERM)
         time.sleep(0.5)
 
