@@ -108,7 +108,9 @@ async def open_services(config: Config, metrics: Metrics | None = None) -> Async
                 for name in config.eager_presets
                 for options in every_negotiable_format(urls.options_of_preset(name))
             ]
-            originals = Originals(store, renderer, variants, eager=eager)
+            originals = Originals(
+                store, renderer, variants, eager=eager, max_uploads=config.max_uploads
+            )
             yield Services(config, store, renderer, memory, variants, originals, urls)
             # Pending result-store writes land before the S3 client closes.
             await originals.flush()

@@ -65,6 +65,7 @@ class Config:
     revalidate_seconds: int = 300
     path_templates: tuple[str, ...] = ()
     max_queue: int = 64
+    max_uploads: int = 8
     max_render_memory_mb: int = 256
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -101,6 +102,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_REVALIDATE_SECONDS", "revalidate_seconds", "300", "Age after which a cached or stored variant is checked against its original's ETag (an original changed directly in S3 stops being served stale after this)."),
     Setting("PROXY_MAX_QUEUE", "max_queue", "64", "Renders admitted and waiting at most; beyond it 503 with Retry-After."),
     Setting("PROXY_MAX_RENDER_MEMORY_MB", "max_render_memory_mb", "256", "Memory budget of the renders running at once, estimated from each image's header after shrink-on-load (a bigger render runs alone); waiting past PROXY_RENDER_TIMEOUT is a 503."),
+    Setting("PROXY_MAX_UPLOADS", "max_uploads", "8", "Uploads received at once (each is held in memory until checked); beyond it 503 with Retry-After."),
     Setting("PROXY_TLS_CERT", "tls_cert", "", "PEM certificate (chain) path. With `PROXY_TLS_KEY`, the port speaks TLS 1.2+ only; SIGHUP reloads both."),
     Setting("PROXY_TLS_KEY", "tls_key", "", "PEM private key path for `PROXY_TLS_CERT`."),
     Setting("PROXY_SHUTDOWN_TIMEOUT", "shutdown_timeout", "25", "On SIGTERM: seconds in-flight requests get to finish (`/readyz` says 503 at once)."),
@@ -265,6 +267,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "revalidate_seconds": _int(0, 30 * 86400),
     "path_templates": _templates,
     "max_queue": _int(1, 100_000),
+    "max_uploads": _int(1, 10_000),
     "max_render_memory_mb": _int(16, 1 << 20),
     "tls_cert": _path,
     "tls_key": _path,

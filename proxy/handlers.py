@@ -113,12 +113,14 @@ async def original(request: web.Request, key: str) -> web.StreamResponse:
 async def upload(request: web.Request) -> web.Response:
     """PUT /{key}: store a new original or replace one (201 or 200, with what was stored)."""
     key = _write_target(request)
-    body = await read_limited(
-        request.content.iter_chunked(256 * 1024),
-        request.content_length,
-        request.app[CONFIG].max_source_bytes,
-    )
-    uploaded = await request.app[ORIGINALS].upload(key, body)
+    originals = request.app[ORIGINALS]
+    async with originals.upload_slot():
+        body = await read_limited(
+            request.content.iter_chunked(256 * 1024),
+            request.content_length,
+            request.app[CONFIG].max_source_bytes,
+        )
+        uploaded = await originals.upload(key, body)
     return web.json_response(
         uploaded.as_json(),
         status=201 if uploaded.created else 200,

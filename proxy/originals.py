@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import NotFound, PayloadTooLarge
+from .errors import NotFound, PayloadTooLarge, ServiceUnavailable
 from .imaging import SourceInfo
 from .options import CONTENT_TYPES, ResizeOptions
 from .renderer import Renderer
@@ -69,12 +70,26 @@ class Originals:
         variants: Variants,
         *,
         eager: Sequence[ResizeOptions] = (),
+        max_uploads: int = 8,
     ) -> None:
+        self._max_uploads = max_uploads
+        self._uploads = 0
         self._store = store
         self._renderer = renderer
         self._variants = variants
         self._eager = tuple(eager)
         self._background: set[asyncio.Task[None]] = set()
+
+    @asynccontextmanager
+    async def upload_slot(self) -> AsyncIterator[None]:
+        """Bodies are held in memory until checked: bound how many at once (503 beyond)."""
+        if self._uploads >= self._max_uploads:
+            raise ServiceUnavailable("too many uploads at once", retry_after=2)
+        self._uploads += 1
+        try:
+            yield
+        finally:
+            self._uploads -= 1
 
     async def upload(self, key: str, body: bytes) -> Uploaded:
         info = await self._renderer.inspect(body)

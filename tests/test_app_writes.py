@@ -273,3 +273,26 @@ def test_warm_pregenerates_presets_and_resumes(s3_server: SeaweedS3, s3: Any, bu
     assert "3 rendered" in first.stderr and "1 refused" in first.stderr
     assert "0 rendered, 3 already stored" in second.stderr
     assert len(keys_in(s3, bucket, "_variants/")) == 3
+
+
+async def test_uploads_beyond_the_limit_are_503_and_store_nothing(
+    proxy_client: ClientFactory, s3: Any, bucket: str
+) -> None:
+    client = await proxy_client(signing_keys=(SIGNING_KEY,), max_uploads=1)
+    target = signed(f"/{KEY}", "PUT")
+    head = f"PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(RED)}\r\n\r\n".encode()
+    # One upload is being received (its body has not all arrived)...
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(head + RED[:100])
+    await writer.drain()
+    await asyncio.sleep(0.3)
+
+    second = await client.put(signed("/other.png", "PUT"), data=BLUE)
+
+    assert second.status == 503
+    assert int(second.headers["Retry-After"]) >= 1
+    writer.write(RED[100:])  # ...and then completes.
+    await writer.drain()
+    assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 201")
+    writer.close()
+    assert keys_in(s3, bucket) == [KEY]
