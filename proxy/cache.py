@@ -33,16 +33,9 @@ class MemoryCache(Generic[K, V]):
             if max_bytes > 0
             else None
         )
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: K) -> V | None:
-        value = self._lru.get(key) if self._lru is not None else None
-        if value is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-        return value
+        return self._lru.get(key) if self._lru is not None else None
 
     def put(self, key: K, value: V) -> None:
         # Anything over an eighth of the cache would evict too much to be worth it.

@@ -93,6 +93,8 @@ class Work:
     source: Image.Image = field(init=False)
     source_format: Format = field(init=False)
     plan: geometry.Plan = field(init=False)
+    #: The EXIF orientation (1-8), read once by `plan_geometry`.
+    orientation: int = 1
     output_format: Format = field(init=False)
     #: Frames after the first and every frame's duration, when animation is kept.
     more_frames: list[Image.Image] = field(default_factory=list)
@@ -150,8 +152,9 @@ def open_header(work: Work) -> None:
 
 
 def plan_geometry(work: Work) -> None:
+    work.orientation = _orientation(work.image)
     width, height = work.image.size
-    if _orientation(work.image) in (5, 6, 7, 8):
+    if work.orientation in (5, 6, 7, 8):
         width, height = height, width
     work.plan = geometry.plan(width, height, work.options)
 
@@ -176,7 +179,7 @@ def shrink_on_load(work: Work) -> None:
     if work.source_format != "jpeg" or work.image.mode not in ("RGB", "L", "CMYK"):
         return
     width, height = geometry.draft_size(work.plan)
-    if _orientation(work.image) in (5, 6, 7, 8):
+    if work.orientation in (5, 6, 7, 8):
         width, height = height, width
     work.image.draft(work.image.mode, (width, height))
 
@@ -196,7 +199,7 @@ def auto_orient(work: Work) -> None:
     Transposed directly from the tag that `plan_geometry` read, rather than by
     `ImageOps.exif_transpose`, which also rewrites the EXIF block (we strip it
     anyway) and fails on mistyped tags."""
-    method = _TRANSPOSE_FOR_ORIENTATION.get(_orientation(work.image))
+    method = _TRANSPOSE_FOR_ORIENTATION.get(work.orientation)
     if method is not None:
         work.image = work.image.transpose(method)
 
@@ -309,6 +312,7 @@ def animate(work: Work) -> None:
         frame = Work(work.data, work.options, work.limits)
         frame.image, frame.source, frame.source_format = source.copy(), source, work.source_format
         frame.plan, frame.output_format = work.plan, work.output_format
+        frame.orientation = work.orientation
         for step in FRAME_STEPS:
             step(frame)
         work.more_frames.append(frame.image)

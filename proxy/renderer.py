@@ -168,10 +168,6 @@ class Renderer:
         self._all: set[_Worker] = set()
         self._reclaiming: set[asyncio.Task[None]] = set()
 
-    @property
-    def workers(self) -> int:
-        return self._size
-
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         workers = await asyncio.gather(
